@@ -105,3 +105,16 @@ def write_text_atomic(path: str | Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     tmp.write_text(text)
     os.replace(tmp, path)
+
+
+def save_tokenizer(tokenizer, out_dir: str | Path) -> None:
+    """``save_pretrained`` a fast tokenizer so that any transformers version loads it.
+
+    transformers 5 writes ``tokenizer_class: TokenizersBackend``, which transformers 4 lacks; we
+    record ``PreTrainedTokenizerFast`` (known to both), which loads ``tokenizer.json`` as it is.
+    """
+    tokenizer.save_pretrained(out_dir)
+    cfg_path = Path(out_dir, "tokenizer_config.json")
+    cfg = json.loads(cfg_path.read_text())
+    cfg["tokenizer_class"] = "PreTrainedTokenizerFast"
+    cfg_path.write_text(json.dumps(cfg, indent=2, ensure_ascii=False) + "\n")

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Union
 
 from ..errors import BadInput
-from ..paths import data_root
+from .. import paths
 
 SeqExample = tuple[str, str]  # (text, label)
 TokExample = tuple[list[str], list[str]]  # (tokens, tags), same length
@@ -139,7 +139,7 @@ def _labels_of(kind: str, examples: list[Example]) -> list[str]:
     return sorted({tag for _, tags in examples for tag in tags})
 
 
-def task_dir(name: str, data_root_: str | Path | None = None) -> tuple[Family, Path]:
+def task_dir(name: str, data_root: str | Path | None = None) -> tuple[Family, Path]:
     """Resolve ``FAMILY:LANG`` to its family and folder.
 
     Raises:
@@ -150,7 +150,7 @@ def task_dir(name: str, data_root_: str | Path | None = None) -> tuple[Family, P
         raise BadInput(f"task {name!r} is not FAMILY:LANG; write e.g. sib200:swh_Latn or masakhapos:swa")
     if family_name not in FAMILIES:
         raise BadInput(f"unknown task family {family_name!r} in {name!r}; choose one of {', '.join(sorted(FAMILIES))}")
-    folder = data_root(data_root_) / "tasks" / family_name / lang
+    folder = paths.data_root(data_root) / "tasks" / family_name / lang
     if not folder.is_dir():
         raise BadInput(f"task folder {folder} does not exist; check the language code in {name!r} or the data root")
     return FAMILIES[family_name], folder
@@ -167,8 +167,8 @@ def load_task(name: str, data_root: str | Path | None = None) -> TaskData:
             or a dev/test label that train lacks (messages name ``file:line``).
     """
     family, folder = task_dir(name, data_root)
-    paths = {s: folder / f"{s}{family.ext}" for s in SPLITS}
-    for split, path in paths.items():
+    files = {s: folder / f"{s}{family.ext}" for s in SPLITS}
+    for split, path in files.items():
         if not path.is_file():
             raise BadInput(f"task {name}: split file {path} does not exist; every task needs {', '.join(SPLITS)}")
     labels_file = folder / "labels.txt"
@@ -177,9 +177,9 @@ def load_task(name: str, data_root: str | Path | None = None) -> TaskData:
         labels = [line.strip() for line in labels_file.read_text(encoding="utf-8").splitlines() if line.strip()]
     splits: dict[str, list[Example]] = {}
     for split in SPLITS:
-        splits[split] = family.read_split(paths[split], set(labels) if labels is not None else None)
+        splits[split] = family.read_split(files[split], set(labels) if labels is not None else None)
         if not splits[split]:
-            raise BadInput(f"task {name}: split file {paths[split]} holds no examples; fill it or check its format")
+            raise BadInput(f"task {name}: split file {files[split]} holds no examples; fill it or check its format")
         if labels is None:  # labels from train, read first
             labels = _labels_of(family.kind, splits[split])
     return TaskData(name=name, kind=family.kind, labels=labels, splits=splits)

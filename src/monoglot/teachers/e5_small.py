@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..artifacts import save_tokenizer
 from ..errors import BadInput
 
 QK = 32  # weights per Q4_0 block
@@ -193,5 +194,5 @@ def convert_e5_small(out_dir: str | Path, model_file: str | Path | None = None,
         tokenizer_file=str(tokenizer_json), bos_token="<s>", eos_token="</s>", unk_token="<unk>",
         sep_token="</s>", cls_token="<s>", pad_token="<pad>", mask_token="<mask>", model_max_length=512,
     )
-    tok.save_pretrained(out_dir)
+    save_tokenizer(tok, out_dir)
     return Path(out_dir)

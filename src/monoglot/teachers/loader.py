@@ -62,6 +62,47 @@ def resolve_model(spec: str | Path) -> str:
     return spec  # a hub id: transformers fetches it (needs network access)
 
 
+def stored_keys(path: str | Path) -> set[str]:
+    """Names of the tensors stored in a local model directory's safetensors files (empty for a hub id)."""
+    from safetensors import safe_open
+
+    keys: set[str] = set()
+    for f in sorted(Path(path).glob("*.safetensors")) if Path(path).is_dir() else []:
+        with safe_open(str(f), framework="pt") as st:
+            keys.update(st.keys())
+    return keys
+
+
+def _lacks_pooler(path: str | Path) -> bool:
+    """True for a local directory whose checkpoint stores no pooler (e.g. e5-small)."""
+    return Path(path).is_dir() and not any(k.startswith("pooler.") or ".pooler." in k for k in stored_keys(path))
+
+
+def new_like(model, config):
+    """A fresh model of ``model``'s class for ``config``; a bare encoder saved without a pooler stays without one."""
+    if hasattr(model, "pooler") and model.pooler is None:
+        return type(model)(config, add_pooling_layer=False)
+    return type(model)(config)
+
+
+def load_saved_architecture(path: str):
+    """Load a model with its saved architecture (e.g. ``BertForMaskedLM``), else ``AutoModel``.
+
+    A bare encoder whose checkpoint has no pooler (e5-small) is loaded without one, so that no
+    randomly initialised pooler is ever added to an output.
+    """
+    import transformers
+    from transformers import AutoConfig, AutoModel
+
+    config = AutoConfig.from_pretrained(path)
+    arch = (config.architectures or ["AutoModel"])[0]
+    cls = getattr(transformers, arch, None) or AutoModel
+    kwargs = {}
+    if arch.endswith("Model") and _lacks_pooler(path):
+        kwargs["add_pooling_layer"] = False
+    return cls.from_pretrained(path, use_safetensors=True, **kwargs).eval()
+
+
 def load_encoder(spec: str | Path, *, attentions: bool = False, trust_remote_code: bool = False):
     """Load the bare encoder (``AutoModel``) of ``spec`` in fp32 eval mode.
 
@@ -72,6 +113,8 @@ def load_encoder(spec: str | Path, *, attentions: bool = False, trust_remote_cod
 
     path = resolve_model(spec)
     kwargs = {"attn_implementation": "eager"} if attentions else {}
+    if _lacks_pooler(path):
+        kwargs["add_pooling_layer"] = False
     try:
         model = AutoModel.from_pretrained(path, use_safetensors=True, trust_remote_code=trust_remote_code, **kwargs)
     except OSError as e:

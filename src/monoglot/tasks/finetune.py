@@ -1,0 +1,301 @@
+"""Fine-tune a model directory on one task and score it: the same recipe for every model.
+
+Recipe: a fresh classification head (seeded), AdamW with linear warmup/decay, length-bucketed
+batches with dynamic padding, the word-embedding matrix frozen by default, the best epoch chosen
+on the DEV split (macro-F1 for sequence tasks, accuracy for token tasks), that state scored on TEST.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..errors import BadInput
+from .metrics import accuracy, macro_f1, token_accuracy
+from .readers import TaskData, load_task
+
+ROBERTA_LIKE = {"roberta", "xlm-roberta", "camembert", "xlm-roberta-xl"}
+
+
+class FinetuneSettings(BaseModel):
+    """Fine-tuning hyper-parameters, identical for every model so that scores are comparable.
+
+    ``max_length`` (sub-word tokens) truncates training inputs and sequence-task eval inputs; token
+    tasks are evaluated at the model's full length so that no scored word is lost.
+    ``freeze_embeddings`` freezes only the word-embedding matrix.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    epochs: int = Field(3, ge=1)
+    lr: float = Field(5e-5, gt=0)
+    batch_size: int = Field(16, ge=1)
+    max_length: int = Field(128, ge=8)
+    seed: int = 42
+    warmup_ratio: float = Field(0.1, ge=0, le=1)
+    weight_decay: float = Field(0.01, ge=0)
+    freeze_embeddings: bool = True
+    eval_every_epoch: bool = True
+
+
+@dataclass
+class Encoded:
+    """One split, tokenized: ``ids[i]`` sub-word ids; ``labels[i]`` a class id (sequence) or a
+    per-sub-word list with -100 off first sub-words (token); ``first[i]`` (token tasks) the sub-word
+    position of each word's first piece, -1 if truncated away; ``truncated`` counts truncated
+    examples (sequence) or words (token)."""
+
+    ids: list[list[int]]
+    labels: list
+    first: list[list[int]] | None
+    truncated: int
+
+
+def encode(tokenizer, task: TaskData, split: str, max_length: int) -> Encoded:
+    """Tokenize one split of ``task`` with truncation to ``max_length`` sub-words."""
+    examples = task.splits[split]
+    label_id = {label: i for i, label in enumerate(task.labels)}
+    if task.kind == "sequence":
+        texts = [text for text, _ in examples]
+        ids = tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]
+        full = tokenizer(texts, truncation=False)["input_ids"] if texts else []
+        truncated = sum(len(a) < len(b) for a, b in zip(ids, full))
+        return Encoded(ids, [label_id[label] for _, label in examples], None, truncated)
+    enc = tokenizer([tokens for tokens, _ in examples], is_split_into_words=True, truncation=True, max_length=max_length)
+    all_labels, all_first, truncated = [], [], 0
+    for i, (tokens, tags) in enumerate(examples):
+        first = [-1] * len(tokens)
+        labels = [-100] * len(enc["input_ids"][i])
+        prev = None
+        for pos, w in enumerate(enc.word_ids(i)):
+            if w is not None and w != prev:
+                first[w] = pos
+                labels[pos] = label_id[tags[w]]
+            prev = w
+        truncated += first.count(-1)
+        all_labels.append(labels)
+        all_first.append(first)
+    return Encoded(enc["input_ids"], all_labels, all_first, truncated)
+
+
+def batches(lengths: list[int], batch_size: int, rng: random.Random | None) -> list[list[int]]:
+    """Group example indices into batches of similar length to minimise padding.
+
+    With ``rng``: shuffle, sort within chunks of 50 batches, cut, shuffle the batches (training).
+    Without: sort everything by length (evaluation; deterministic).
+    """
+    order = list(range(len(lengths)))
+    if rng is None:
+        order.sort(key=lambda i: lengths[i])
+        return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    rng.shuffle(order)
+    chunk = batch_size * 50
+    out = []
+    for c in range(0, len(order), chunk):
+        part = sorted(order[c:c + chunk], key=lambda i: lengths[i])
+        out.extend(part[i:i + batch_size] for i in range(0, len(part), batch_size))
+    rng.shuffle(out)
+    return out
+
+
+def collate(data: Encoded, idx: list[int], pad_id: int, token: bool) -> dict[str, torch.Tensor]:
+    """Pad the examples ``idx`` to the batch's longest: ``input_ids``/``attention_mask``/``labels``,
+    each ``[batch, longest]`` (``labels`` is ``[batch]`` for sequence tasks)."""
+    width = max(len(data.ids[i]) for i in idx)
+    ids = torch.full((len(idx), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(idx), width), dtype=torch.long)
+    labels = torch.full((len(idx), width), -100, dtype=torch.long) if token else torch.tensor([data.labels[i] for i in idx])
+    for row, i in enumerate(idx):
+        n = len(data.ids[i])
+        ids[row, :n] = torch.tensor(data.ids[i])
+        mask[row, :n] = 1
+        if token:
+            labels[row, :n] = torch.tensor(data.labels[i])
+    return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+
+
+def predict(model, data: Encoded, pad_id: int, batch_size: int, token: bool) -> list:
+    """Class-id predictions: one int per example (sequence) or a list per sentence with one int per
+    word, ``None`` for words truncated away (token)."""
+    model.eval()
+    preds: list = [None] * len(data.ids)
+    with torch.inference_mode():
+        for idx in batches([len(x) for x in data.ids], batch_size, None):
+            b = collate(data, idx, pad_id, token)
+            best = model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits.argmax(-1).tolist()
+            for row, i in enumerate(idx):
+                preds[i] = [best[row][p] if p >= 0 else None for p in data.first[i]] if token else best[row]
+    return preds
+
+
+def score(task: TaskData, split: str, preds: list) -> dict[str, float]:
+    """Metrics of ``preds`` (class ids, as from :func:`predict`) against ``task.splits[split]``:
+    ``accuracy`` and ``macro_f1`` (sequence) or ``accuracy`` and ``upos_accuracy`` (token)."""
+    names = task.labels
+    gold = [y for _, y in task.splits[split]]
+    if task.kind == "sequence":
+        pred = [names[p] for p in preds]
+        return {"accuracy": accuracy(gold, pred), "macro_f1": macro_f1(gold, pred)}
+    pred = [[names[p] if p is not None else None for p in sent] for sent in preds]
+    acc = token_accuracy(gold, pred)
+    return {"accuracy": acc, "upos_accuracy": acc}
+
+
+def majority_baseline(task: TaskData) -> float:
+    """Test accuracy of always predicting the most frequent train label (ties: first in ``labels``)."""
+    if task.kind == "sequence":
+        counts = Counter(y for _, y in task.splits["train"])
+        gold = [y for _, y in task.splits["test"]]
+    else:
+        counts = Counter(t for _, tags in task.splits["train"] for t in tags)
+        gold = [t for _, tags in task.splits["test"] for t in tags]
+    top = max(task.labels, key=lambda label: (counts[label], -task.labels.index(label)))
+    return accuracy(gold, [top] * len(gold))
+
+
+@contextlib.contextmanager
+def _quiet_transformers():
+    from transformers.utils import logging as hf_logging
+    level = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(level)
+        hf_logging.enable_progress_bar()
+
+
+def load_for_task(model_dir: str | Path, task: TaskData, seed: int):
+    """Load ``(tokenizer, model)`` with a fresh ``len(task.labels)``-way head, seeded by ``seed``.
+
+    Raises:
+        BadInput: the model or tokenizer cannot be loaded, or a token task gets a slow tokenizer.
+    """
+    from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification, AutoTokenizer
+
+    cls = AutoModelForSequenceClassification if task.kind == "sequence" else AutoModelForTokenClassification
+    try:
+        with _quiet_transformers():
+            tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+            torch.manual_seed(seed)
+            model = cls.from_pretrained(str(model_dir), num_labels=len(task.labels), ignore_mismatched_sizes=True,
+                                        id2label=dict(enumerate(task.labels)),
+                                        label2id={label: i for i, label in enumerate(task.labels)})
+    except (OSError, ValueError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise BadInput(f"cannot load model {model_dir}: {first}; pass a model directory or hub id with a tokenizer") from e
+    if task.kind == "token" and not getattr(tokenizer, "is_fast", False):
+        raise BadInput(f"model {model_dir} has no fast tokenizer (tokenizer.json); token tasks need word_ids()")
+    return tokenizer, model
+
+
+def _full_length(model) -> int:
+    c = model.config
+    n = getattr(c, "max_position_embeddings", 512)
+    if getattr(c, "model_type", "") in ROBERTA_LIKE:
+        n -= (c.pad_token_id or 0) + 1  # positions start after the padding index
+    return n
+
+
+def _progress(enabled: bool):
+    if not enabled:
+        return contextlib.nullcontext(None)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    TimeRemainingColumn(), transient=True)
+
+
+def evaluate_task(model_dir: str | Path, task: str | TaskData, settings: FinetuneSettings | None = None,
+                  data_root: str | Path | None = None, progress: bool = True) -> dict[str, Any]:
+    """Fine-tune ``model_dir`` on the train split of ``task``, pick the best epoch on dev, score it on test.
+
+    Args:
+        model_dir: a local model directory (or hub id) with a tokenizer; BERT or XLM-R family.
+        task: ``FAMILY:LANG`` (read with :func:`load_task`) or a :class:`TaskData`.
+        settings: the recipe; default :class:`FinetuneSettings()`.
+        data_root: where task names are resolved (default :func:`monoglot.paths.data_root`).
+        progress: show a transient rich progress bar.
+
+    Returns:
+        ``{"task", "kind", "model", "metrics" (test), "dev_metrics" (best epoch), "best_epoch"
+        (1-based), "train_seconds" (optimizer steps only), "eval_seconds" (dev + test scoring),
+        "n_train", "n_dev", "n_test" (examples/sentences), "majority_baseline" (test accuracy),
+        "truncated" ({split: examples (sequence) or words (token) cut by truncation; test words
+        cut are counted wrong}), "settings"}``. Metrics are fractions in [0, 1].
+
+    Raises:
+        BadInput: from :func:`load_task` or :func:`load_for_task`.
+    """
+    settings = settings or FinetuneSettings()
+    task = load_task(task, data_root) if isinstance(task, str) else task
+    token = task.kind == "token"
+    tokenizer, model = load_for_task(model_dir, task, settings.seed)
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    train_len = min(settings.max_length, _full_length(model))
+    eval_len = _full_length(model) if token else train_len
+    train = encode(tokenizer, task, "train", train_len)
+    dev, test = encode(tokenizer, task, "dev", eval_len), encode(tokenizer, task, "test", eval_len)
+
+    if settings.freeze_embeddings:
+        model.get_input_embeddings().weight.requires_grad_(False)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW([
+        {"params": [p for p in params if p.ndim >= 2], "weight_decay": settings.weight_decay},
+        {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
+    ], lr=settings.lr)
+    steps_per_epoch = -(-len(train.ids) // settings.batch_size)
+    total = steps_per_epoch * settings.epochs
+    warmup = int(settings.warmup_ratio * total)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: (s + 1) / (warmup + 1) if s < warmup else max(0.0, (total - s) / max(1, total - warmup)))
+
+    rng = random.Random(settings.seed)
+    lengths = [len(x) for x in train.ids]
+    key = "accuracy" if token else "macro_f1"
+    best, best_dev, best_epoch = None, None, 0
+    train_s = eval_s = 0.0
+    with _progress(progress) as bar:
+        bar_task = bar.add_task(f"{task.name} epoch 1", total=total) if bar else None
+        for epoch in range(1, settings.epochs + 1):
+            model.train()
+            t0 = time.perf_counter()
+            for idx in batches(lengths, settings.batch_size, rng):
+                loss = model(**collate(train, idx, pad_id, token)).loss
+                loss.backward()
+                optimizer.step()
+                schedule.step()
+                optimizer.zero_grad(set_to_none=True)
+                if bar:
+                    bar.update(bar_task, advance=1, description=f"{task.name} epoch {epoch} loss {loss.item():.3f}")
+            train_s += time.perf_counter() - t0
+            if settings.eval_every_epoch or epoch == settings.epochs:
+                t0 = time.perf_counter()
+                dev_metrics = score(task, "dev", predict(model, dev, pad_id, 2 * settings.batch_size, token))
+                eval_s += time.perf_counter() - t0
+                if best_dev is None or dev_metrics[key] > best_dev[key]:
+                    best_dev, best_epoch = dev_metrics, epoch
+                    best = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+        if best_epoch != settings.epochs:
+            model.load_state_dict(best, strict=False)
+        t0 = time.perf_counter()
+        test_metrics = score(task, "test", predict(model, test, pad_id, 2 * settings.batch_size, token))
+        eval_s += time.perf_counter() - t0
+
+    return {
+        "task": task.name, "kind": task.kind, "model": str(model_dir),
+        "metrics": test_metrics, "dev_metrics": best_dev, "best_epoch": best_epoch,
+        "train_seconds": round(train_s, 2), "eval_seconds": round(eval_s, 2),
+        "n_train": len(train.ids), "n_dev": len(dev.ids), "n_test": len(test.ids),
+        "majority_baseline": majority_baseline(task),
+        "truncated": {"train": train.truncated, "dev": dev.truncated, "test": test.truncated},
+        "settings": settings.model_dump(),
+    }
