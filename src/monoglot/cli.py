@@ -1,0 +1,207 @@
+"""The ``monoglot`` command line: one command per stage, plus ``run`` and ``report``. No logic of its own."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from .errors import BadInput
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Compress a multilingual encoder into a small model for one language.")
+
+NoProgress = typer.Option(False, "--quiet", help="Hide progress bars.")
+
+
+@app.command()
+def teacher(name: str = typer.Argument(..., help="e5-small (the embedded default), a model directory, or a hub id."),
+            out: Path = typer.Option(..., "--out", help="Directory to write (must not exist)."),
+            trust_remote_code: bool = typer.Option(False, help="Allow the model's own code from the hub (unsafe).")) -> None:
+    """Write a teacher as a plain Hugging Face model directory (converting the embedded e5-small)."""
+    import shutil
+
+    from .artifacts import atomic_dir, save_tokenizer, write_meta
+    from .teachers import EMBEDDED, load_tokenizer, resolve_model
+    from .teachers.loader import load_saved_architecture
+
+    with atomic_dir(out) as tmp:
+        path = resolve_model(name)
+        if name in EMBEDDED:
+            for f in Path(path).iterdir():
+                shutil.copy2(f, tmp / f.name)
+        else:
+            load_saved_architecture(path).save_pretrained(tmp)
+            save_tokenizer(load_tokenizer(path, trust_remote_code=trust_remote_code), tmp)
+            write_meta(tmp, "teacher", name, {"name": name})
+    typer.echo(str(out))
+
+
+@app.command()
+def trim(model: str = typer.Argument(..., help="Model directory, hub id, or e5-small."),
+         corpus: List[Path] = typer.Option(..., "--corpus", help="Target text (.txt/.tsv/.jsonl, optionally .gz); repeat for several corpora (e.g. source and target)."),
+         out: Path = typer.Option(..., "--out", help="Directory to write (must not exist)."),
+         min_count: int = typer.Option(1, help="Keep pieces seen at least this many times."),
+         top_n: Optional[int] = typer.Option(None, help="Then keep at most the N most frequent pieces (default: no limit)."),
+         keep_chars: bool = typer.Option(True, help="Always keep the single-character pieces of every character seen."),
+         keep_token: List[str] = typer.Option([], "--keep-token", help="A piece to always keep; repeatable."),
+         text_column: str = typer.Option("text", help="Text column of .tsv / field of .jsonl corpora."),
+         quiet: bool = NoProgress) -> None:
+    """Vocabulary trimming: keep the pieces the corpus uses; exact on covered text."""
+    from .vocab import VocabPolicy, trim_to_corpus
+
+    policy = VocabPolicy(min_count=min_count, top_n=top_n, keep_chars=keep_chars, keep_tokens=keep_token)
+    trim_to_corpus(model, corpus, out, policy, text_column=text_column, progress=not quiet)
+    _print_stats(out)
+
+
+@app.command()
+def shrink(model: str = typer.Argument(..., help="Model directory, hub id, or e5-small."),
+           out: Path = typer.Option(..., "--out", help="Directory to write (must not exist)."),
+           layers: Optional[int] = typer.Option(None, help="Student layers (default: the teacher's)."),
+           hidden: Optional[int] = typer.Option(None, help="Hidden size, first dimensions kept (default: the teacher's)."),
+           ffn: Optional[int] = typer.Option(None, help="FFN intermediate size (default: the teacher's)."),
+           heads: Optional[int] = typer.Option(None, help="Attention heads (default: keep the head dimension)."),
+           layer_strategy: str = typer.Option("stride", help="stride, first, last, first-last, or a list like 0,4,8,11.")) -> None:
+    """Student initialisation: copy selected layers and truncate hidden, head and FFN sizes."""
+    from .shrink import shrink_to_dir
+
+    shrink_to_dir(model, out, layers, hidden, ffn, heads, layer_strategy)
+    _print_stats(out)
+
+
+@app.command()
+def distill(teacher: str = typer.Argument(..., help="Teacher model directory (usually the trimmed teacher)."),
+            student: str = typer.Argument(..., help="Student model directory (from shrink; same tokenizer)."),
+            corpus: List[Path] = typer.Option(..., "--corpus", help="Target text; repeatable."),
+            out: Path = typer.Option(..., "--out", help="Directory to write (must not exist)."),
+            steps: int = typer.Option(300, help="Optimizer steps."),
+            batch_size: int = typer.Option(16, help="Sequences per step."),
+            seq_len: int = typer.Option(128, help="Tokens per sequence."),
+            lr: float = typer.Option(3e-4, help="Peak learning rate (AdamW, linear warmup and decay)."),
+            attention_layers: str = typer.Option("last", help="Distil attention of the last layer (MiniLM) or all layers (TinyBERT)."),
+            seed: int = typer.Option(42, help="Random seed."),
+            decontaminate: List[str] = typer.Option([], "--decontaminate", help="Task (e.g. sib200:swh_Latn) whose sentences are removed from the corpus; repeatable."),
+            text_column: str = typer.Option("text", help="Text column of .tsv / field of .jsonl corpora."),
+            data: Optional[Path] = typer.Option(None, help="Data root for --decontaminate tasks (default $MONOGLOT_DATA or ../shared/data)."),
+            quiet: bool = NoProgress) -> None:
+    """General distillation: hidden-state MSE (projected) + attention KL on target text."""
+    from .distill import DistillSettings
+    from .distill import distill as run
+    from .paths import data_root
+    from .pipeline import evaluation_texts
+
+    texts = evaluation_texts(decontaminate, data_root(data)) if decontaminate else None
+    s = DistillSettings(steps=steps, batch_size=batch_size, seq_len=seq_len, lr=lr, seed=seed,
+                        attention_layers=attention_layers, text_column=text_column)
+    run(teacher, student, corpus, out, s, eval_texts=texts, progress=not quiet)
+    _print_stats(out)
+
+
+@app.command()
+def evaluate(models: List[str] = typer.Argument(..., help="Model directories or hub ids."),
+             task: List[str] = typer.Option(..., "--task", help="FAMILY:LANG, e.g. sib200:swh_Latn or masakhapos:swa; repeatable."),
+             out: Path = typer.Option(..., "--out", help="Directory for the results (created; must not exist)."),
+             epochs: int = typer.Option(3, help="Fine-tuning epochs (best on dev is tested)."),
+             lr: float = typer.Option(5e-5, help="Fine-tuning learning rate."),
+             batch_size: int = typer.Option(16, help="Fine-tuning batch size."),
+             max_length: int = typer.Option(128, help="Maximum tokens per training example."),
+             seed: int = typer.Option(42, help="Random seed."),
+             data: Optional[Path] = typer.Option(None, help="Data root (default $MONOGLOT_DATA or ../shared/data)."),
+             quiet: bool = NoProgress) -> None:
+    """Fine-tune and test each model on each task, the same way for every model."""
+    from .artifacts import atomic_dir
+    from .paths import data_root
+    from .tasks import FinetuneSettings, evaluate_task, load_task
+    from .teachers import resolve_model
+
+    root = data_root(data)
+    for t in task:
+        load_task(t, root)
+    paths = [resolve_model(m) for m in models]
+    s = FinetuneSettings(epochs=epochs, lr=lr, batch_size=batch_size, max_length=max_length, seed=seed)
+    with atomic_dir(out) as tmp:
+        results = {m: {t: evaluate_task(p, t, s, data_root=root, progress=not quiet) for t in task} for m, p in zip(models, paths)}
+        (tmp / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    for m, per in results.items():
+        for t, r in per.items():
+            typer.echo(f"{m}\t{t}\t" + "\t".join(f"{k}={v:.4f}" for k, v in r["metrics"].items()))
+
+
+@app.command()
+def run(recipe: Path = typer.Argument(..., help="Recipe TOML, e.g. recipes/swahili.toml."),
+        out: Optional[Path] = typer.Option(None, "--out", help="Output root (default: the recipe's 'out'); the run goes to OUT/<name>/."),
+        data: Optional[Path] = typer.Option(None, help="Data root (default $MONOGLOT_DATA or ../shared/data)."),
+        quiet: bool = NoProgress) -> None:
+    """Run the whole pipeline of a recipe; finished stages with the same settings are skipped."""
+    from .pipeline import run_recipe
+    from .recipe import load_recipe
+
+    run_dir = run_recipe(load_recipe(recipe), out, data, progress=not quiet)
+    typer.echo((run_dir / "report.md").read_text())
+
+
+@app.command()
+def report(run_dir: Path = typer.Argument(..., help="A run directory written by 'monoglot run' (holds recipe.json).")) -> None:
+    """Re-measure the models of a finished run and rewrite its report.md / report.json."""
+    from .pipeline import evaluate_models
+    from .paths import data_root
+    from .recipe import Recipe, settings_hash
+    from .report import build_report
+    from .artifacts import read_meta
+    from .teachers import resolve_model
+
+    f = run_dir / "recipe.json"
+    if not f.is_file():
+        raise BadInput(f"{run_dir} holds no recipe.json; pass the directory that 'monoglot run' wrote (OUT/<name>)")
+    recipe = Recipe.model_validate_json(f.read_text())
+    labels = {"trimmed teacher": run_dir / "trimmed", "student": run_dir / "student"}
+    for label, p in labels.items():
+        if not read_meta(p).get("settings_hash"):
+            raise BadInput(f"{p} is missing or incomplete; finish the run with 'monoglot run' first")
+    models = {"teacher": (resolve_model(recipe.teacher), settings_hash("teacher", recipe.teacher)),
+              **{k: (p, read_meta(p)["settings_hash"]) for k, p in labels.items()}}
+    results = evaluate_models(models, recipe, run_dir / "eval", data_root(), progress=True)
+    build_report(run_dir, recipe, {k: v[0] for k, v in models.items()}, results)
+    typer.echo((run_dir / "report.md").read_text())
+
+
+def _print_stats(out: Path) -> None:
+    from .artifacts import read_meta
+
+    stats = {k: v for k, v in read_meta(out).get("stats", {}).items() if k != "history"}
+    typer.echo(json.dumps(stats, indent=2, default=str))
+
+
+def _quiet_libraries() -> None:
+    import os
+    import warnings
+
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    warnings.filterwarnings("ignore", category=UserWarning)
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+
+
+def main() -> None:
+    """Entry point: run the app; bad input becomes ``error: ...`` on stderr and exit status 2."""
+    _quiet_libraries()
+    try:
+        app(standalone_mode=False)
+    except BadInput as e:
+        typer.echo(f"error: {e}", err=True)
+        sys.exit(2)
+    except (typer.Abort, KeyboardInterrupt):
+        typer.echo("aborted", err=True)
+        sys.exit(130)
+    except typer.Exit as e:
+        sys.exit(e.exit_code)
+    except __import__("click").ClickException as e:
+        e.show()
+        sys.exit(2)

@@ -1,0 +1,124 @@
+"""Run a recipe: stage order, caching by settings hash, resume.
+
+Each stage writes one model directory under ``<out>/<recipe name>/``; its ``monoglot.json``
+records the hash of its settings and of its parents'. A stage whose directory already holds the
+same hash is skipped, so a killed run resumes where it stopped and loses nothing (outputs are
+written atomically), and changing one setting re-runs that stage and everything after it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Callable
+
+from .artifacts import read_meta, write_json_atomic
+from .errors import BadInput
+from .paths import data_root
+from .progress import console
+from .recipe import Recipe, settings_hash
+
+log = logging.getLogger("monoglot")
+
+
+def resolve_corpus(path: str, root: Path) -> Path:
+    """A corpus path as given if it exists, else relative to the data root.
+
+    Raises:
+        BadInput: if neither exists.
+    """
+    p = Path(path)
+    if p.exists():
+        return p
+    q = root / path
+    if q.exists():
+        return q
+    raise BadInput(f"corpus {path} does not exist (also not under the data root {root}); fix the path or set MONOGLOT_DATA")
+
+
+def _cached_stage(name: str, out: Path, h: str, run: Callable[[Path], object]) -> Path:
+    meta = read_meta(out)
+    if out.is_dir() and meta.get("settings_hash") == h:
+        console.print(f"[green]✓[/] {name}: up to date in {out}")
+        return out
+    console.print(f"[bold]▶ {name}[/] -> {out}")
+    run(out)
+    meta = read_meta(out)
+    meta["settings_hash"] = h
+    write_json_atomic(out / "monoglot.json", meta)
+    return out
+
+
+def evaluation_texts(tasks: list[str], root: Path) -> list[str]:
+    """Every sentence of every split of the evaluation tasks (for decontamination)."""
+    from .tasks import task_sentences
+
+    return [s for t in tasks for s in task_sentences(t, root)]
+
+
+def run_recipe(recipe: Recipe, out: str | Path | None = None, data: str | Path | None = None,
+               progress: bool = True) -> Path:
+    """Run every stage of ``recipe`` and write ``report.md`` / ``report.json``; return the run directory.
+
+    Raises:
+        BadInput: bad paths or settings, before any compute is spent where they can be checked.
+    """
+    from .distill import distill
+    from .report import build_report
+    from .shrink import shrink_to_dir
+    from .tasks import load_task
+    from .teachers import resolve_model
+    from .vocab import trim_to_corpus
+
+    root = data_root(data)
+    run_dir = Path(out or recipe.out) / recipe.name
+    corpora = [resolve_corpus(c, root) for c in recipe.data.corpora]
+    for t in recipe.evaluate.tasks:
+        load_task(t, root)  # fail early on a bad task name or file
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(run_dir / "recipe.json", recipe.model_dump())
+
+    teacher = resolve_model(recipe.teacher)
+    h_trim = settings_hash("trim", recipe.teacher, [str(c) for c in corpora], recipe.data.text_column, recipe.trim.model_dump())
+    trimmed = _cached_stage("trim", run_dir / "trimmed", h_trim, lambda o: trim_to_corpus(
+        teacher, corpora, o, recipe.trim, text_column=recipe.data.text_column, overwrite=True, progress=progress))
+    h_shrink = settings_hash("shrink", h_trim, recipe.shrink.model_dump())
+    init = _cached_stage("shrink", run_dir / "student-init", h_shrink, lambda o: shrink_to_dir(
+        trimmed, o, overwrite=True, **recipe.shrink.model_dump()))
+    h_distill = settings_hash("distill", h_shrink, recipe.distill.model_dump(), recipe.evaluate.tasks)
+    student = _cached_stage("distill", run_dir / "student", h_distill, lambda o: distill(
+        trimmed, init, corpora, o, recipe.distill.model_copy(update={"text_column": recipe.data.text_column}),
+        eval_texts=evaluation_texts(recipe.evaluate.tasks, root), overwrite=True, progress=progress))
+
+    models = {"teacher": (teacher, settings_hash("teacher", recipe.teacher)),
+              "trimmed teacher": (trimmed, h_trim), "student": (student, h_distill)}
+    results = evaluate_models(models, recipe, run_dir / "eval", root, progress)
+    return build_report(run_dir, recipe, {k: v[0] for k, v in models.items()}, results)
+
+
+def evaluate_models(models: dict[str, tuple[str | Path, str]], recipe: Recipe, eval_dir: Path, root: Path,
+                    progress: bool = True) -> dict[str, dict[str, dict]]:
+    """Fine-tune and test every model on every task of the recipe, caching each result by hash.
+
+    Returns:
+        ``{model label: {task: evaluate_task result}}``.
+    """
+    from .tasks import evaluate_task
+
+    out: dict[str, dict[str, dict]] = {}
+    ft = recipe.evaluate.finetune
+    for label, (path, h) in models.items():
+        for task in recipe.evaluate.tasks:
+            key = settings_hash("evaluate", h, task, ft.model_dump())
+            f = eval_dir / f"{label.replace(' ', '-')}__{task.replace(':', '-')}.json"
+            if f.is_file() and json.loads(f.read_text()).get("settings_hash") == key:
+                res = json.loads(f.read_text())
+                console.print(f"[green]✓[/] evaluate {label} on {task}: cached")
+            else:
+                console.print(f"[bold]▶ evaluate[/] {label} on {task}")
+                res = evaluate_task(str(path), task, ft, data_root=root, progress=progress)
+                res["settings_hash"] = key
+                write_json_atomic(f, res)
+            out.setdefault(label, {})[task] = res
+    return out

@@ -1,0 +1,104 @@
+"""Recipes: the pipeline's settings as data (TOML), validated by pydantic.
+
+Unknown keys and wrong types are errors (``extra="forbid"``), reported in one line with the
+offending key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .distill import DistillSettings
+from .errors import BadInput
+from .tasks import FinetuneSettings
+from .vocab import VocabPolicy
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DataSection(_Strict):
+    """Target-language text; relative paths resolve under the data root."""
+
+    corpora: list[str] = Field(min_length=1)
+    text_column: str = "text"
+
+
+class ShrinkSection(_Strict):
+    """Student shape; a dimension left out stays as the teacher's."""
+
+    layers: int | None = None
+    hidden: int | None = None
+    ffn: int | None = None
+    heads: int | None = None
+    layer_strategy: str = "stride"
+
+
+class EvaluateSection(_Strict):
+    """Downstream tasks, fine-tuned and tested the same way for every model."""
+
+    tasks: list[str] = Field(default_factory=lambda: ["sib200:swh_Latn", "masakhapos:swa"])
+    finetune: FinetuneSettings = Field(default_factory=FinetuneSettings)
+
+
+class MeasureSection(_Strict):
+    """CPU throughput measurement (same run, same threads for every model)."""
+
+    batch_size: int = 32
+    seq_len: int = 128
+    batches: int = 3
+    threads: int | None = None
+
+
+class Recipe(_Strict):
+    """A whole pipeline: teacher -> trim -> shrink -> distill -> evaluate -> report."""
+
+    name: str
+    teacher: str = "e5-small"
+    out: str = "out"
+    data: DataSection
+    trim: VocabPolicy = Field(default_factory=VocabPolicy)
+    shrink: ShrinkSection = Field(default_factory=ShrinkSection)
+    distill: DistillSettings = Field(default_factory=DistillSettings)
+    evaluate: EvaluateSection = Field(default_factory=EvaluateSection)
+    measure: MeasureSection = Field(default_factory=MeasureSection)
+
+
+def load_recipe(path: str | Path) -> Recipe:
+    """Read and validate a recipe TOML file.
+
+    Raises:
+        BadInput: missing file, invalid TOML, an unknown key or a wrong type (names the key).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise BadInput(f"recipe {path} does not exist; pass a TOML recipe such as recipes/swahili.toml")
+    try:
+        raw = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise BadInput(f"recipe {path} is not valid TOML: {e}") from e
+    try:
+        return Recipe.model_validate(raw)
+    except ValidationError as e:
+        err = e.errors()[0]
+        where = ".".join(str(x) for x in err["loc"])
+        if err["type"] == "extra_forbidden":
+            raise BadInput(f"recipe {path}: unknown key '{where}'; remove it or check its spelling") from e
+        raise BadInput(f"recipe {path}: '{where}': {err['msg']} (got {err.get('input')!r})") from e
+
+
+def settings_hash(*parts: object) -> str:
+    """A short, stable hash of JSON-serialisable settings (used to cache stage outputs)."""
+    blob = json.dumps(parts, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:12]

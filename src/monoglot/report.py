@@ -1,0 +1,112 @@
+"""The run report: size, speed and task scores of the teacher, the trimmed teacher and the student.
+
+Throughput is measured here, in one process, with the same thread count and batch for every
+model, so the ratios are comparable.
+"""
+
+from __future__ import annotations
+
+import platform
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .artifacts import read_meta, write_json_atomic, write_text_atomic
+from .measure import count_parameters, cpu_throughput, weights_bytes
+from .progress import console
+from .recipe import Recipe
+
+METRIC_LABELS = {"accuracy": "acc", "macro_f1": "macro-F1", "upos_accuracy": "UPOS acc"}
+
+
+def _versions() -> dict[str, str]:
+    import tokenizers
+    import torch
+    import transformers
+
+    return {"monoglot": __version__, "torch": torch.__version__, "transformers": transformers.__version__,
+            "tokenizers": tokenizers.__version__, "python": platform.python_version()}
+
+
+def _task_columns(results: dict[str, dict[str, dict]]) -> list[tuple[str, str]]:
+    cols: list[tuple[str, str]] = []
+    for per_task in results.values():
+        for task, res in per_task.items():
+            names = ["upos_accuracy"] if res["kind"] == "token" and "upos_accuracy" in res["metrics"] else \
+                ["accuracy"] if res["kind"] == "token" else ["accuracy", "macro_f1"]
+            for m in names:
+                if (task, m) not in cols:
+                    cols.append((task, m))
+        break
+    return cols
+
+
+def measure_models(models: dict[str, str | Path], recipe: Recipe) -> dict[str, dict[str, Any]]:
+    """Parameters, bytes on disk and CPU throughput of each model, measured side by side."""
+    ms = recipe.measure
+    rows: dict[str, dict[str, Any]] = {}
+    for label, path in models.items():
+        console.print(f"measuring {label}")
+        thr = cpu_throughput(path, ms.batch_size, ms.seq_len, ms.batches, ms.threads)
+        rows[label] = {"path": str(path), "parameters": count_parameters(path), "bytes": weights_bytes(path),
+                       "throughput": thr}
+    return rows
+
+
+def build_report(run_dir: str | Path, recipe: Recipe, models: dict[str, str | Path],
+                 results: dict[str, dict[str, dict]]) -> Path:
+    """Measure ``models`` and write ``report.json`` and ``report.md`` into ``run_dir``.
+
+    ``models`` maps a label to a model directory, the first being the reference (the teacher);
+    ``results`` maps a label and a task to an :func:`monoglot.tasks.evaluate_task` result.
+    """
+    run_dir = Path(run_dir)
+    rows = measure_models(models, recipe)
+    ref = next(iter(rows.values()))
+    ref_params, ref_speed = ref["parameters"]["total"], ref["throughput"]["sequences_per_second"]
+    cols = _task_columns(results)
+    for label, row in rows.items():
+        row["compression_ratio"] = ref_params / row["parameters"]["total"]
+        row["fewer_parameters"] = 1 - row["parameters"]["total"] / ref_params
+        row["speedup"] = row["throughput"]["sequences_per_second"] / ref_speed
+        row["scores"] = {f"{t}/{m}": results.get(label, {}).get(t, {}).get("metrics", {}).get(m) for t, m in cols}
+        row["majority_baseline"] = {t: results.get(label, {}).get(t, {}).get("majority_baseline") for t, _ in cols}
+        row["stage"] = read_meta(row["path"]).get("stage")
+    report = {"recipe": recipe.model_dump(), "versions": _versions(), "models": rows,
+              "evaluation": results, "distill": {k: v for k, v in read_meta(models.get("student", "")).get("stats", {}).items() if k != "history"} if "student" in models else {}}
+    write_json_atomic(run_dir / "report.json", report)
+    write_text_atomic(run_dir / "report.md", render_markdown(report, cols))
+    console.print(f"[bold green]report[/] {run_dir / 'report.md'}")
+    return run_dir
+
+
+def render_markdown(report: dict[str, Any], cols: list[tuple[str, str]]) -> str:
+    """The human-readable report: one table of size, speed and scores, then settings and versions."""
+    ms = report["recipe"]["measure"]
+    first = next(iter(report["models"].values()))
+    head = ["model", "params", "embedding", "encoder", "MB", "fewer params", "compression", "seq/s", "speed-up"]
+    head += [f"{t} {METRIC_LABELS.get(m, m)}" for t, m in cols]
+    lines = [f"# monoglot report: {report['recipe']['name']}", "",
+             f"Teacher `{report['recipe']['teacher']}`. Throughput: batch {ms['batch_size']} x {ms['seq_len']} tokens, "
+             f"{first['throughput']['threads']} CPU threads, same run for every model. Scores: fine-tuned on train, "
+             "best epoch chosen on dev, reported on test.", "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for label, r in report["models"].items():
+        p = r["parameters"]
+        cells = [label, f"{p['total'] / 1e6:.2f}M", f"{p['embedding'] / 1e6:.2f}M", f"{p['encoder'] / 1e6:.2f}M",
+                 f"{r['bytes'] / 1e6:.1f}", f"{100 * r['fewer_parameters']:.1f}%", f"{r['compression_ratio']:.1f}x",
+                 f"{r['throughput']['sequences_per_second']:.1f}", f"{r['speedup']:.1f}x"]
+        cells += ["–" if (v := r["scores"].get(f"{t}/{m}")) is None else f"{100 * v:.1f}" for t, m in cols]
+        lines.append("| " + " | ".join(cells) + " |")
+    base = first.get("majority_baseline", {})
+    if base:
+        lines += ["", "Majority-class baseline (test accuracy): " + ", ".join(f"{t} {100 * v:.1f}" for t, v in base.items() if v is not None)]
+    d = report.get("distill") or {}
+    if d:
+        lines += ["", f"Distillation: {d.get('tokens', 0):,} tokens in {d.get('seconds', 0):.0f} s "
+                  f"({d.get('tokens_per_second', 0):,.0f} tokens/s); validation loss {d.get('val_loss_before', 0):.4f} -> "
+                  f"{d.get('val_loss_after', 0):.4f}; corpus segments dropped by decontamination: "
+                  f"{d.get('corpus', {}).get('dropped_contaminated', 0):,}."]
+    lines += ["", "## Versions", "", ", ".join(f"{k} {v}" for k, v in report["versions"].items()),
+              "", "## Recipe", "", "```json", __import__("json").dumps(report["recipe"], indent=2), "```", ""]
+    return "\n".join(lines)
