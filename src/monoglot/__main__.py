@@ -1,0 +1,5 @@
+"""``python -m monoglot`` runs the CLI."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,79 @@
+"""The CLI contract: bad input gives a one-line error, exit status 2, and no half-written output."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from monoglot.errors import BadInput
+from monoglot.recipe import load_recipe
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def cli(*args, cwd=None):
+    env = dict(os.environ)
+    return subprocess.run([sys.executable, "-m", "monoglot", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd or ROOT, env=env)
+
+
+def assert_bad(r, *words):
+    assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
+    err = [l for l in r.stderr.strip().splitlines() if l.startswith("error:")]
+    assert len(err) == 1, r.stderr
+    for w in words:
+        assert w in err[0], err[0]
+
+
+def test_help_lists_every_stage():
+    r = cli("--help")
+    assert r.returncode == 0
+    for cmd in ("teacher", "trim", "shrink", "distill", "evaluate", "report", "run"):
+        assert cmd in r.stdout
+    r = cli("trim", "--help")
+    assert "--min-count" in r.stdout and "--top-n" in r.stdout and "default" in r.stdout.lower()
+
+
+def test_missing_and_empty_corpus(tmp_path, tiny_bert):
+    assert_bad(cli("trim", tiny_bert, "--corpus", tmp_path / "nope.txt", "--out", tmp_path / "o"), "nope.txt", "does not exist")
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n\n")
+    assert_bad(cli("trim", tiny_bert, "--corpus", empty, "--out", tmp_path / "o"), "empty.txt")
+    assert not (tmp_path / "o").exists() and not list(tmp_path.glob(".o.tmp-*"))
+
+
+def test_not_an_encoder_and_existing_output(tmp_path, tiny_bert):
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("habari ya asubuhi\n")
+    assert_bad(cli("trim", tmp_path, "--corpus", corpus, "--out", tmp_path / "o"), "not a model directory")
+    (tmp_path / "exists").mkdir()
+    assert_bad(cli("shrink", tiny_bert, "--layers", "2", "--out", tmp_path / "exists"), "already exists")
+    assert_bad(cli("shrink", tiny_bert, "--layers", "9", "--out", tmp_path / "s"), "larger than the teacher")
+
+
+def test_non_utf8_corpus_is_decoded_counted_and_reported(tmp_path, tiny_bert):
+    corpus = tmp_path / "bad.txt"
+    corpus.write_bytes(b"habari ya \xff\xfe asubuhi\nrafiki yangu\n")
+    r = cli("trim", tiny_bert, "--corpus", corpus, "--out", tmp_path / "o", "--quiet")
+    assert r.returncode == 0, r.stderr
+    stats = json.loads((tmp_path / "o" / "monoglot.json").read_text())["stats"]
+    assert stats["corpus"]["invalid_utf8"] == 2
+
+
+def test_recipe_unknown_key_and_wrong_type(tmp_path):
+    good = (ROOT / "recipes" / "swahili.toml").read_text()
+    assert load_recipe(ROOT / "recipes" / "swahili.toml").shrink.layers == 4
+    bad = tmp_path / "bad.toml"
+    bad.write_text(good.replace("[shrink]\n", "[shrink]\nlayerz = 3\n"))
+    assert_bad(cli("run", bad), "unknown key 'shrink.layerz'")
+    bad.write_text(good.replace("steps = 300", 'steps = "many"'))
+    assert_bad(cli("run", bad), "distill.steps")
+    with pytest.raises(BadInput, match="does not exist"):
+        load_recipe(tmp_path / "none.toml")
+
+
+def test_evaluate_unknown_task(tmp_path, tiny_bert):
+    assert_bad(cli("evaluate", tiny_bert, "--task", "nosuchtask:xx", "--out", tmp_path / "e"), "nosuchtask")
