@@ -164,14 +164,15 @@ def majority_baseline(task: TaskData) -> float:
 @contextlib.contextmanager
 def _quiet_transformers():
     from transformers.utils import logging as hf_logging
-    level = hf_logging.get_verbosity()
+    level, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
     try:
         yield
     finally:
         hf_logging.set_verbosity(level)
-        hf_logging.enable_progress_bar()
+        if bars:
+            hf_logging.enable_progress_bar()
 
 
 def load_for_task(model_dir: str | Path, task: TaskData, seed: int):
@@ -182,6 +183,8 @@ def load_for_task(model_dir: str | Path, task: TaskData, seed: int):
     """
     from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification, AutoTokenizer
 
+    if Path(model_dir).is_dir() and not Path(model_dir, "config.json").is_file():
+        raise BadInput(f"model directory {model_dir} has no config.json; pass a Hugging Face model directory")
     cls = AutoModelForSequenceClassification if task.kind == "sequence" else AutoModelForTokenClassification
     try:
         with _quiet_transformers():
