@@ -15,7 +15,6 @@ from monoglot.shrink import shrink_to_dir
 def test_losses_are_zero_on_identical_inputs_and_positive_otherwise():
     h = torch.randn(2, 5, 8)
     assert hidden_mse(h, h, None).item() == 0.0
-    proj = torch.nn.Linear(8, 8)
     assert hidden_mse(h, h + 1, None).item() == pytest.approx(1.0)
     a = torch.softmax(torch.randn(2, 3, 5, 5), -1)
     assert attention_kl(a, a).abs().item() < 1e-6

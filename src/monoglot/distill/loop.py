@@ -17,7 +17,7 @@ from typing import Iterable, Iterator, Sequence
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..artifacts import atomic_dir, read_meta, save_tokenizer, write_meta
+from ..artifacts import atomic_dir, check_new_output, read_meta, save_tokenizer, write_meta
 from ..errors import BadInput
 from ..progress import bar
 from ..teachers import load_encoder, load_tokenizer, resolve_model
@@ -97,8 +97,7 @@ def distill(teacher_spec: str | Path, student_spec: str | Path, corpora: Sequenc
     from ..corpus import CorpusStats
 
     s = settings or DistillSettings()
-    if Path(out).exists() and not overwrite:
-        raise BadInput(f"output {out} already exists; choose another --out or delete it first")
+    check_new_output(out, overwrite)
     torch.manual_seed(s.seed)
     t_path, s_path = resolve_model(teacher_spec), resolve_model(student_spec)
     tok = load_tokenizer(s_path)

@@ -8,7 +8,6 @@ W_h, attention-based distillation), as used for single-language students by Cruz
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 
 def hidden_mse(student: torch.Tensor, teacher: torch.Tensor, proj: torch.nn.Module | None,

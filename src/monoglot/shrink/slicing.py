@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from ..artifacts import atomic_dir, save_tokenizer, write_meta
+from ..artifacts import atomic_dir, check_new_output, save_tokenizer, write_meta
 from ..errors import BadInput
 from ..measure import count_parameters
 from ..teachers import load_tokenizer, resolve_model
@@ -149,8 +149,7 @@ def shrink_to_dir(model_spec: str | Path, out: str | Path, layers: int | None = 
         BadInput: see :func:`plan_shrink`; an existing ``out``.
     """
     path = resolve_model(model_spec)
-    if Path(out).exists() and not overwrite:
-        raise BadInput(f"output {out} already exists; choose another --out or delete it first")
+    check_new_output(out, overwrite)
     model = load_saved_architecture(path)
     plan = plan_shrink(model.config, layers, hidden, ffn, heads, layer_strategy)
     tok = load_tokenizer(path)

@@ -10,8 +10,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from ..artifacts import atomic_dir, save_tokenizer, write_meta
-from ..errors import BadInput
+from ..artifacts import atomic_dir, check_new_output, save_tokenizer, write_meta
 from ..measure import count_parameters, dir_bytes
 from ..teachers import load_tokenizer, resolve_model
 from ..teachers.loader import load_saved_architecture, new_like
@@ -93,8 +92,7 @@ def trim_to_corpus(model_spec: str | Path, corpora: Sequence[str | Path], out: s
 
     policy = policy or VocabPolicy()
     path = resolve_model(model_spec)
-    if Path(out).exists() and not overwrite:
-        raise BadInput(f"output {out} already exists; choose another --out or delete it first")
+    check_new_output(out, overwrite)
     tok = load_tokenizer(path)
     t0 = time.perf_counter()
     cstats = CorpusStats()
