@@ -11,6 +11,8 @@ from monoglot.distill import DistillSettings, attention_kl, distill, hidden_mse
 from monoglot.errors import BadInput
 from monoglot.shrink import shrink_to_dir
 
+FIRST = dict(head_strategy="first", ffn_strategy="first", hidden_strategy="truncate", measure=None, progress=False)
+
 
 def test_losses_are_zero_on_identical_inputs_and_positive_otherwise():
     h = torch.randn(2, 5, 8)
@@ -24,7 +26,7 @@ def test_losses_are_zero_on_identical_inputs_and_positive_otherwise():
 
 
 def test_a_few_steps_lower_the_validation_loss_and_the_student_reloads(tmp_path, e5_trimmed, swahili_corpus):
-    init = shrink_to_dir(e5_trimmed, tmp_path / "init", layers=2, hidden=128, ffn=256)
+    init = shrink_to_dir(e5_trimmed, tmp_path / "init", layers=2, hidden=128, ffn=256, **FIRST)
     s = DistillSettings(steps=12, batch_size=4, seq_len=64, lr=5e-4, val_batches=2, warmup_ratio=0.2)
     verse = swahili_corpus.read_text().splitlines()[1]  # an "evaluation sentence" found in the corpus
     out = distill(e5_trimmed, init, [swahili_corpus], tmp_path / "student", s, eval_texts=[verse], progress=False)
@@ -39,7 +41,7 @@ def test_a_few_steps_lower_the_validation_loss_and_the_student_reloads(tmp_path,
 
 
 def test_same_seed_same_numbers(tmp_path, e5_trimmed, swahili_corpus):
-    init = shrink_to_dir(e5_trimmed, tmp_path / "init", layers=1, hidden=64, ffn=64)
+    init = shrink_to_dir(e5_trimmed, tmp_path / "init", layers=1, hidden=64, ffn=64, **FIRST)
     s = DistillSettings(steps=3, batch_size=2, seq_len=32, val_batches=1)
     a = distill(e5_trimmed, init, [swahili_corpus], tmp_path / "a", s, progress=False)
     b = distill(e5_trimmed, init, [swahili_corpus], tmp_path / "b", s, progress=False)
@@ -51,7 +53,7 @@ def test_same_seed_same_numbers(tmp_path, e5_trimmed, swahili_corpus):
 def test_bad_input_before_any_compute(tmp_path, e5_trimmed, tiny_bert, swahili_corpus):
     tiny_corpus = tmp_path / "small.txt"
     tiny_corpus.write_text("Habari ya asubuhi.\n")
-    init = shrink_to_dir(e5_trimmed, tmp_path / "init", layers=1, hidden=64, ffn=64)
+    init = shrink_to_dir(e5_trimmed, tmp_path / "init", layers=1, hidden=64, ffn=64, **FIRST)
     with pytest.raises(BadInput, match="fewer than the"):
         distill(e5_trimmed, init, [tiny_corpus], tmp_path / "o1", DistillSettings(steps=1), progress=False)
     with pytest.raises(BadInput, match="tokenizers differ"):

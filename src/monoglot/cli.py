@@ -62,15 +62,28 @@ def trim(model: str = typer.Argument(..., help="Model directory, hub id, or e5-s
 def shrink(model: str = typer.Argument(..., help="Model directory, hub id, or e5-small."),
            out: Path = typer.Option(..., "--out", help="Directory to write (must not exist)."),
            layers: Optional[int] = typer.Option(None, help="Student layers (default: the teacher's)."),
-           hidden: Optional[int] = typer.Option(None, help="Hidden size, first dimensions kept (default: the teacher's)."),
-           ffn: Optional[int] = typer.Option(None, help="FFN intermediate size (default: the teacher's)."),
-           heads: Optional[int] = typer.Option(None, help="Attention heads (default: keep the head dimension)."),
-           layer_strategy: str = typer.Option("stride", help="stride, first, last, first-last, or a list like 0,4,8,11.")) -> None:
-    """Student initialisation: copy selected layers and truncate hidden, head and FFN sizes."""
-    from .shrink import shrink_to_dir
+           hidden: Optional[int] = typer.Option(None, help="Hidden size (default: the teacher's)."),
+           ffn: Optional[int] = typer.Option(None, help="FFN intermediate size, the same in every layer (default: the teacher's)."),
+           heads: Optional[int] = typer.Option(None, help="Attention heads per layer (default: keep the head dimension, i.e. hidden / head_dim)."),
+           layer_strategy: str = typer.Option("stride", help="stride, first, last, first-last, importance (greedy removal error), or a list like 0,4,8,11."),
+           head_strategy: str = typer.Option("importance", help="importance (head-mask gradient, Michel et al.), first, or random."),
+           ffn_strategy: str = typer.Option("taylor", help="taylor (first-order Taylor importance), first, or random."),
+           hidden_strategy: str = typer.Option("pca", help="pca (of the teacher's hidden states), svd (of the embeddings), importance, truncate (first dims), or random."),
+           corpus: List[Path] = typer.Option([], "--corpus", help="Target text for the importance and PCA strategies; repeatable."),
+           importance_sequences: int = typer.Option(32, help="Sequences of --seq-len tokens read for scoring."),
+           seq_len: int = typer.Option(128, help="Tokens per scoring sequence."),
+           text_column: str = typer.Option("text", help="Text column of .tsv / field of .jsonl corpora."),
+           measure: bool = typer.Option(True, help="Measure CPU throughput after each step (layers, FFN, heads and hidden)."),
+           seed: int = typer.Option(0, help="Seed of the masking and of the random strategies."),
+           quiet: bool = NoProgress) -> None:
+    """Student initialisation: choose layers, then prune heads, FFN neurons and hidden size by importance."""
+    from .shrink import ShrinkSettings, shrink_to_dir
 
-    shrink_to_dir(model, out, layers, hidden, ffn, heads, layer_strategy)
-    _print_stats(out)
+    s = ShrinkSettings(layers=layers, hidden=hidden, ffn=ffn, heads=heads, layer_strategy=layer_strategy,
+                       head_strategy=head_strategy, ffn_strategy=ffn_strategy, hidden_strategy=hidden_strategy,
+                       importance_sequences=importance_sequences, seq_len=seq_len, seed=seed)
+    shrink_to_dir(model, out, s, corpora=corpus, text_column=text_column, measure={} if measure else None, progress=not quiet)
+    _print_stats(out, skip=("choices",))
 
 
 @app.command()
@@ -169,10 +182,10 @@ def report(run_dir: Path = typer.Argument(..., help="A run directory written by 
     typer.echo((run_dir / "report.md").read_text())
 
 
-def _print_stats(out: Path) -> None:
+def _print_stats(out: Path, skip: tuple[str, ...] = ()) -> None:
     from .artifacts import read_meta
 
-    stats = {k: v for k, v in read_meta(out).get("stats", {}).items() if k != "history"}
+    stats = {k: v for k, v in read_meta(out).get("stats", {}).items() if k not in ("history", *skip)}
     typer.echo(json.dumps(stats, indent=2, default=str))
 
 
@@ -196,6 +209,11 @@ def main() -> None:
         app(standalone_mode=False)
     except BadInput as e:
         typer.echo(f"error: {e}", err=True)
+        sys.exit(2)
+    except __import__("pydantic").ValidationError as e:
+        err = e.errors()[0]
+        where = ".".join(str(x) for x in err["loc"])
+        typer.echo(f"error: --{where.replace('_', '-')}: {err['msg']} (got {err.get('input')!r})", err=True)
         sys.exit(2)
     except (typer.Abort, KeyboardInterrupt):
         typer.echo("aborted", err=True)

@@ -55,7 +55,15 @@ def weights_bytes(model_dir: str | Path) -> int:
 
 def cpu_throughput(model_dir: str | Path, batch_size: int = 32, seq_len: int = 128, batches: int = 3,
                    threads: int | None = None, seed: int = 0) -> dict[str, float]:
-    """Inference throughput of the bare encoder on the CPU, in sequences per second.
+    """Inference throughput of the bare encoder of ``model_dir`` on the CPU; see :func:`model_throughput`."""
+    from .teachers import load_encoder
+
+    return model_throughput(load_encoder(model_dir), batch_size, seq_len, batches, threads, seed)
+
+
+def model_throughput(model, batch_size: int = 32, seq_len: int = 128, batches: int = 3,
+                     threads: int | None = None, seed: int = 0) -> dict[str, float]:
+    """Inference throughput of an encoder (its base model) on the CPU, in sequences per second.
 
     Runs one warm-up batch, then ``batches`` timed batches of ``batch_size`` x ``seq_len`` random
     non-special token ids (full attention mask) under ``torch.inference_mode``.
@@ -65,11 +73,9 @@ def cpu_throughput(model_dir: str | Path, batch_size: int = 32, seq_len: int = 1
     """
     import torch
 
-    from .teachers import load_encoder
-
     if threads:
         torch.set_num_threads(threads)
-    model = load_encoder(model_dir)
+    model = model.base_model.eval()
     vocab = model.get_input_embeddings().weight.shape[0]
     g = torch.Generator().manual_seed(seed)
     ids = torch.randint(5, vocab - 1, (batch_size, seq_len), generator=g)
@@ -82,3 +88,13 @@ def cpu_throughput(model_dir: str | Path, batch_size: int = 32, seq_len: int = 1
         dt = (time.perf_counter() - t0) / batches
     return {"sequences_per_second": batch_size / dt, "seconds_per_batch": dt, "batch_size": batch_size,
             "seq_len": seq_len, "threads": torch.get_num_threads()}
+
+
+def model_parameters(model) -> int:
+    """Parameters of an in-memory model, tied tensors counted once."""
+    seen, n = set(), 0
+    for p in model.parameters():
+        if id(p) not in seen:
+            seen.add(id(p))
+            n += p.numel()
+    return n

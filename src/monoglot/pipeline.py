@@ -83,9 +83,11 @@ def run_recipe(recipe: Recipe, out: str | Path | None = None, data: str | Path |
     h_trim = settings_hash("trim", recipe.teacher, [str(c) for c in corpora], recipe.data.text_column, recipe.trim.model_dump())
     trimmed = _cached_stage("trim", run_dir / "trimmed", h_trim, lambda o: trim_to_corpus(
         teacher, corpora, o, recipe.trim, text_column=recipe.data.text_column, overwrite=True, progress=progress))
-    h_shrink = settings_hash("shrink", h_trim, recipe.shrink.model_dump())
+    h_shrink = settings_hash("shrink", h_trim, recipe.shrink.model_dump(), recipe.evaluate.tasks, recipe.measure.model_dump())
+    measure = recipe.measure.model_dump()
     init = _cached_stage("shrink", run_dir / "student-init", h_shrink, lambda o: shrink_to_dir(
-        trimmed, o, overwrite=True, **recipe.shrink.model_dump()))
+        trimmed, o, recipe.shrink, corpora=corpora, text_column=recipe.data.text_column,
+        eval_texts=evaluation_texts(recipe.evaluate.tasks, root), measure=measure, overwrite=True, progress=progress))
     h_distill = settings_hash("distill", h_shrink, recipe.distill.model_dump(), recipe.evaluate.tasks)
     student = _cached_stage("distill", run_dir / "student", h_distill, lambda o: distill(
         trimmed, init, corpora, o, recipe.distill.model_copy(update={"text_column": recipe.data.text_column}),

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .distill import DistillSettings
 from .errors import BadInput
+from .shrink import ShrinkSettings
 from .tasks import FinetuneSettings
 from .vocab import VocabPolicy
 
@@ -33,16 +34,6 @@ class DataSection(_Strict):
 
     corpora: list[str] = Field(min_length=1)
     text_column: str = "text"
-
-
-class ShrinkSection(_Strict):
-    """Student shape; a dimension left out stays as the teacher's."""
-
-    layers: int | None = None
-    hidden: int | None = None
-    ffn: int | None = None
-    heads: int | None = None
-    layer_strategy: str = "stride"
 
 
 class EvaluateSection(_Strict):
@@ -69,7 +60,7 @@ class Recipe(_Strict):
     out: str = "out"
     data: DataSection
     trim: VocabPolicy = Field(default_factory=VocabPolicy)
-    shrink: ShrinkSection = Field(default_factory=ShrinkSection)
+    shrink: ShrinkSettings = Field(default_factory=ShrinkSettings)
     distill: DistillSettings = Field(default_factory=DistillSettings)
     evaluate: EvaluateSection = Field(default_factory=EvaluateSection)
     measure: MeasureSection = Field(default_factory=MeasureSection)

@@ -72,7 +72,9 @@ def build_report(run_dir: str | Path, recipe: Recipe, models: dict[str, str | Pa
         row["scores"] = {f"{t}/{m}": results.get(label, {}).get(t, {}).get("metrics", {}).get(m) for t, m in cols}
         row["majority_baseline"] = {t: results.get(label, {}).get(t, {}).get("majority_baseline") for t, _ in cols}
         row["stage"] = read_meta(row["path"]).get("stage")
+    shrink = read_meta(Path(models["student"]).parent / "student-init").get("stats", {}) if "student" in models else {}
     report = {"recipe": recipe.model_dump(), "versions": _versions(), "models": rows,
+              "shrink": {k: shrink[k] for k in ("steps", "choices") if k in shrink},
               "evaluation": results, "distill": {k: v for k, v in read_meta(models.get("student", "")).get("stats", {}).items() if k != "history"} if "student" in models else {}}
     write_json_atomic(run_dir / "report.json", report)
     write_text_atomic(run_dir / "report.md", render_markdown(report, cols))
@@ -107,6 +109,23 @@ def render_markdown(report: dict[str, Any], cols: list[tuple[str, str]]) -> str:
                   f"({d.get('tokens_per_second', 0):,.0f} tokens/s); validation loss {d.get('val_loss_before', 0):.4f} -> "
                   f"{d.get('val_loss_after', 0):.4f}; corpus segments dropped by decontamination: "
                   f"{d.get('corpus', {}).get('dropped_contaminated', 0):,}."]
+    lines += shrink_markdown(report.get("shrink") or {})
     lines += ["", "## Versions", "", ", ".join(f"{k} {v}" for k, v in report["versions"].items()),
               "", "## Recipe", "", "```json", __import__("json").dumps(report["recipe"], indent=2), "```", ""]
     return "\n".join(lines)
+
+
+def shrink_markdown(shrink: dict[str, Any]) -> list[str]:
+    """Report lines for the shrink stage: parameters and CPU throughput after each step, and the strategies."""
+    steps = shrink.get("steps") or []
+    if not steps:
+        return []
+    ch = shrink.get("choices", {})
+    lines = ["", "## Shrink steps", "", "Student initialisation before distillation; each step adds to the previous. "
+             "Strategies: " + ", ".join(f"{k} {ch[k]['strategy']}" for k in ("layers", "heads", "ffn", "hidden") if k in ch) + ".", "",
+             "| step | layers-hidden-heads-FFN | params | seq/s |", "|---|---|---|---|"]
+    for r in steps:
+        sps = r.get("sequences_per_second")
+        lines.append(f"| {r['step']} | {'-'.join(str(x) for x in r['shape'])} | {r['parameters'] / 1e6:.2f}M | "
+                     f"{'–' if sps is None else f'{sps:.1f}'} |")
+    return lines

@@ -68,15 +68,27 @@ def _batches(make_chunks, batch_size: int, skip: int) -> Iterator[torch.Tensor]:
             raise BadInput("the corpus is too small for one training batch after the validation batches; give more text or lower batch_size/val_batches")
 
 
-def _maps(teacher_cfg, student_cfg, student_meta: dict) -> tuple[list[int], list[int]]:
-    """Teacher hidden-state index for each student hidden state (0 = embeddings), and teacher heads."""
-    Lt, Ls = teacher_cfg.num_hidden_layers, student_cfg.num_hidden_layers
-    layer_map = [round(j * Lt / Ls) for j in range(Ls + 1)]
-    heads = student_meta.get("stats", {}).get("heads_kept")
-    if not heads or len(heads) != student_cfg.num_attention_heads:
-        heads = list(range(student_cfg.num_attention_heads))
-    if max(heads) >= teacher_cfg.num_attention_heads:
-        raise BadInput(f"the student has more heads ({student_cfg.num_attention_heads}) than the teacher ({teacher_cfg.num_attention_heads}); attention distillation needs a head map")
+def _maps(teacher_cfg, student_cfg, student_meta: dict) -> tuple[list[int], list[list[int]]]:
+    """Teacher hidden-state index for each student hidden state (0 = embeddings), and per student
+    layer the teacher heads its heads came from.
+
+    A student written by ``shrink`` records the teacher layers and heads it copied
+    (``layers_kept``, ``heads_kept``); otherwise layers are mapped uniformly and heads in order.
+    """
+    Lt, Ls, As = teacher_cfg.num_hidden_layers, student_cfg.num_hidden_layers, student_cfg.num_attention_heads
+    stats = student_meta.get("stats", {})
+    kept = stats.get("layers_kept")
+    if kept and len(kept) == Ls and max(kept) < Lt:
+        layer_map = [0] + [k + 1 for k in kept]
+    else:
+        layer_map = [round(j * Lt / Ls) for j in range(Ls + 1)]
+    heads = stats.get("heads_kept")
+    if heads and isinstance(heads[0], int):  # an older single list for every layer
+        heads = [heads] * Ls
+    if not heads or len(heads) != Ls or any(len(h) != As for h in heads):
+        heads = [list(range(As))] * Ls
+    if max(max(h) for h in heads) >= teacher_cfg.num_attention_heads:
+        raise BadInput(f"the student has more heads ({As}) than the teacher ({teacher_cfg.num_attention_heads}); attention distillation needs a head map")
     return layer_map, heads
 
 
@@ -132,7 +144,7 @@ def distill(teacher_spec: str | Path, student_spec: str | Path, corpora: Sequenc
     def loss_fn(ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         with torch.no_grad():
             th = teacher(input_ids=ids, output_hidden_states=True).hidden_states
-            tatt = [attention_probs(tl[t - 1], th[t - 1], ta, heads) for _, t in att_pairs]
+            tatt = [attention_probs(tl[t - 1], th[t - 1], ta, heads[j - 1]) for j, t in att_pairs]
         sh = student(input_ids=ids, output_hidden_states=True).hidden_states
         lh = sum(hidden_mse(sh[j], th[t], proj) for j, t in enumerate(layer_map)) / len(layer_map)
         la = sum(attention_kl(attention_probs(sl[j - 1], sh[j - 1], sa), tp) for (j, _), tp in zip(att_pairs, tatt)) / len(att_pairs)
