@@ -42,20 +42,26 @@ def teacher(name: str = typer.Argument(..., help="e5-small (the embedded default
 
 @app.command()
 def trim(model: str = typer.Argument(..., help="Model directory, hub id, or e5-small."),
-         corpus: List[Path] = typer.Option(..., "--corpus", help="Target text (.txt/.tsv/.jsonl, optionally .gz); repeat for several corpora (e.g. source and target)."),
          out: Path = typer.Option(..., "--out", help="Directory to write (must not exist)."),
-         min_count: int = typer.Option(1, help="Keep pieces seen at least this many times."),
+         corpus: List[Path] = typer.Option([], "--corpus", help="Target text (.txt/.tsv/.jsonl, optionally .gz); repeat for several corpora (e.g. a source and a target language)."),
+         min_count: int = typer.Option(1, help="Keep pieces seen at least this many times in all corpora together."),
+         min_doc_freq: Optional[int] = typer.Option(None, help="Keep pieces found in at least this many documents (corpus segments)."),
+         min_rel_freq: Optional[float] = typer.Option(None, help="Keep pieces whose relative frequency reaches this in ANY corpus (bilingual, BiStil), e.g. 1e-6."),
+         coverage: Optional[float] = typer.Option(None, help="Keep the fewest most frequent pieces covering this fraction of token occurrences, e.g. 0.99."),
          top_n: Optional[int] = typer.Option(None, help="Then keep at most the N most frequent pieces (default: no limit)."),
          keep_chars: bool = typer.Option(True, help="Always keep the single-character pieces of every character seen."),
          keep_token: List[str] = typer.Option([], "--keep-token", help="A piece to always keep; repeatable."),
+         pieces: Optional[Path] = typer.Option(None, "--pieces", help="Keep exactly the pieces listed in this file (.txt one per line, or .json list); --corpus optional."),
          text_column: str = typer.Option("text", help="Text column of .tsv / field of .jsonl corpora."),
          quiet: bool = NoProgress) -> None:
-    """Vocabulary trimming: keep the pieces the corpus uses; exact on covered text."""
+    """Vocabulary trimming: keep the pieces the corpus uses; exact on covered text. Thresholds compose."""
     from .vocab import VocabPolicy, trim_to_corpus
 
-    policy = VocabPolicy(min_count=min_count, top_n=top_n, keep_chars=keep_chars, keep_tokens=keep_token)
+    policy = VocabPolicy(min_count=min_count, min_doc_freq=min_doc_freq, min_rel_freq=min_rel_freq, coverage=coverage,
+                         top_n=top_n, keep_chars=keep_chars, keep_tokens=keep_token,
+                         pieces_file=str(pieces) if pieces else None)
     trim_to_corpus(model, corpus, out, policy, text_column=text_column, progress=not quiet)
-    _print_stats(out)
+    _print_stats(out, skip=("coverage_curve",))
 
 
 @app.command()

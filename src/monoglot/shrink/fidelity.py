@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from .importance import final_states, relative_error
+from .importance import final_states
 from .slicing import ShrinkPlan
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from pathlib import Path
@@ -11,12 +12,13 @@ import numpy as np
 import torch
 
 from ..artifacts import atomic_dir, check_new_output, save_tokenizer, write_meta
+from ..errors import BadInput
 from ..measure import count_parameters, dir_bytes
 from ..teachers import load_tokenizer, resolve_model
 from ..teachers.loader import load_saved_architecture, new_like
 from .count import count_pieces
 from .select import VocabPolicy, select_vocab
-from .surgery import trim_tokenizer_json
+from .surgery import complete_selection, trim_tokenizer_json
 
 # state-dict keys whose first dimension is the vocabulary (embeddings, MLM decoder and bias)
 _VOCAB_KEYS = ("word_embeddings", "decoder", "lm_head", "predictions")
@@ -30,6 +32,8 @@ def trim_model(model_spec: str | Path, keep: np.ndarray, out_dir: str | Path) ->
     Every tensor whose first dimension is the vocabulary (input embeddings, tied or untied MLM
     decoder weight and bias) is row-sliced with the same index; ``vocab_size`` and every special
     token id in the config are remapped; the tokenizer is rewritten (:func:`trim_tokenizer_json`).
+    For BPE the selection is first completed with the pieces its merges need
+    (:func:`~monoglot.vocab.surgery.complete_selection`).
 
     Args:
         model_spec: model directory, hub id or ``e5-small``.
@@ -37,10 +41,12 @@ def trim_model(model_spec: str | Path, keep: np.ndarray, out_dir: str | Path) ->
         out_dir: an existing empty directory.
 
     Returns:
-        ``{"old_vocab_rows", "new_vocab_rows"}``.
+        ``{"old_vocab_rows", "new_vocab_rows", "kept_ids"}`` (the completed selection).
     """
     path = resolve_model(model_spec)
     tok = load_tokenizer(path)
+    tj = json.loads(tok.backend_tokenizer.to_str())
+    keep = complete_selection(tj, keep)
     model = load_saved_architecture(path)
     old_rows = model.get_input_embeddings().weight.shape[0]
     idx = torch.as_tensor(keep, dtype=torch.long)
@@ -64,13 +70,67 @@ def trim_model(model_spec: str | Path, keep: np.ndarray, out_dir: str | Path) ->
 
     from transformers import PreTrainedTokenizerFast
 
-    tj = json.loads(tok.backend_tokenizer.to_str())
     new_tok_json = Path(out_dir, "tokenizer.json")
     new_tok_json.write_text(json.dumps(trim_tokenizer_json(tj, keep), ensure_ascii=False))
     specials = {k: v for k, v in tok.special_tokens_map.items() if isinstance(v, str)}
     new_tok = PreTrainedTokenizerFast(tokenizer_file=str(new_tok_json), model_max_length=tok.model_max_length, **specials)
     save_tokenizer(new_tok, out_dir)
-    return {"old_vocab_rows": int(old_rows), "new_vocab_rows": int(len(keep))}
+    return {"old_vocab_rows": int(old_rows), "new_vocab_rows": int(len(keep)), "kept_ids": keep.tolist()}
+
+
+UNK_WARN_RATE = 0.01  # warn when more than 1% of the corpus' tokens are unknown to the source tokenizer
+CURVE_SIZES = (1000, 2000, 5000, 10000, 20000, 30000, 50000, 100000)
+
+
+def segmentation_changes(old_tok, new_tok, texts: Sequence[str]) -> dict[str, int]:
+    """How many words of ``texts`` the trimmed tokenizer segments differently, or into an unknown piece.
+
+    Words are the tokenizers' own pre-tokenized words (``word_ids``). Returns
+    ``{"words", "words_changed", "words_unknown"}`` (counts of word occurrences).
+    """
+    old_b, new_b = old_tok.backend_tokenizer, new_tok.backend_tokenizer
+    unk = new_tok.unk_token_id
+    words = changed = unknown = 0
+    for eo, en in zip(old_b.encode_batch(list(texts), add_special_tokens=False),
+                      new_b.encode_batch(list(texts), add_special_tokens=False)):
+        by_word_old: dict[int, list[str]] = {}
+        by_word_new: dict[int, list[int]] = {}
+        for w, t in zip(eo.word_ids, eo.tokens):
+            by_word_old.setdefault(w, []).append(t)
+        new_tokens = {}
+        for w, t, i in zip(en.word_ids, en.tokens, en.ids):
+            new_tokens.setdefault(w, []).append(t)
+            by_word_new.setdefault(w, []).append(i)
+        words += len(by_word_old)
+        changed += sum(by_word_old[w] != new_tokens.get(w) for w in by_word_old)
+        unknown += sum(unk in ids for ids in by_word_new.values()) if unk is not None else 0
+    return {"words": words, "words_changed": changed, "words_unknown": unknown}
+
+
+def plot_coverage(counts, chosen: int, path: Path, names: Sequence[str]) -> None:
+    """Write a PNG of token-occurrence coverage against vocabulary size (log scale), per corpus and in all."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .select import coverage_curve
+
+    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
+    curves = [("all corpora", counts.total)] + ([(n, c) for n, c in zip(names, counts.per_corpus)] if len(names) > 1 else [])
+    for label, c in curves:
+        cov = coverage_curve(c[c > 0])
+        ax.plot(np.arange(1, len(cov) + 1), 100 * cov, label=label)
+    ax.axvline(chosen, color="grey", linestyle="--", label=f"kept: {chosen:,} pieces")
+    ax.set_xscale("log")
+    ax.set_xlabel("vocabulary size (most frequent pieces)")
+    ax.set_ylabel("token occurrences covered (%)")
+    ax.set_title("Vocabulary coverage")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
 
 
 def trim_to_corpus(model_spec: str | Path, corpora: Sequence[str | Path], out: str | Path,
@@ -78,41 +138,66 @@ def trim_to_corpus(model_spec: str | Path, corpora: Sequence[str | Path], out: s
                    overwrite: bool = False, progress: bool = True) -> Path:
     """Count pieces on ``corpora``, select with ``policy``, and write the trimmed model to ``out``.
 
-    Source: vocabulary trimming as in Gurgurov et al. 2025 (sec. 3) and Ansell et al. 2023 (BiStil,
-    sec. 3.1); with ``min_count=1`` trimming is exact on the whole corpus.
+    Source: vocabulary trimming as in Gurgurov et al. 2025 (sec. 3.4) and Ansell et al. 2023 (BiStil,
+    sec. 3.1, bilingual: pass a source and a target corpus); with ``min_count=1`` trimming is
+    exact on the whole corpus. With ``policy.pieces_file`` the corpora may be empty.
 
-    Stats written to ``monoglot.json``: pieces kept, token-occurrence coverage on the corpus,
-    words whose segmentation used a removed piece, parameters and bytes before/after, seconds.
+    Written to ``out``: the model, the tokenizer, ``coverage.png`` (coverage against vocabulary
+    size) and ``monoglot.json`` with pieces kept, token-occurrence coverage (in all and per
+    corpus), the unknown-token rate, words whose segmentation changed or became unknown (on a
+    sample of the corpus), parameters and bytes before/after, and seconds.
 
     Raises:
         BadInput: missing/empty corpus, existing ``out``, bad policy, unsupported tokenizer.
     """
     from ..corpus import CorpusStats, iter_documents, iter_segments
-    from ..progress import counter
+    from ..progress import console, counter
 
     policy = policy or VocabPolicy()
+    if not corpora and not policy.pieces_file:
+        raise BadInput("trimming needs target text (--corpus) or a piece list (--pieces)")
     path = resolve_model(model_spec)
     check_new_output(out, overwrite)
     tok = load_tokenizer(path)
     t0 = time.perf_counter()
     cstats = CorpusStats()
-    texts = (s for c in corpora for s in iter_segments(iter_documents(c, text_column=text_column, stats=cstats)))
+    streams = [iter_segments(iter_documents(c, text_column=text_column, stats=cstats)) for c in corpora]
     with counter("counting pieces", unit="segments", enabled=progress) as tick:
-        counts, chars, n_texts = count_pieces(tok, texts, progress=tick)
+        counts = count_pieces(tok, streams, progress=tick)
     t_count = time.perf_counter() - t0
-    total = int(counts.sum())
-    unk_rate = float(counts[tok.unk_token_id] / total) if total and tok.unk_token_id is not None else 0.0
-    keep = select_vocab(counts, tok, policy, chars)
+    total_counts = counts.total
+    total = int(total_counts.sum())
+    unk_rate = float(total_counts[tok.unk_token_id] / total) if total and tok.unk_token_id is not None else 0.0
+    warnings = []
+    if unk_rate > UNK_WARN_RATE:
+        warnings.append(f"{100 * unk_rate:.1f}% of the corpus' tokens are unknown to {model_spec}'s tokenizer: "
+                        "its script is poorly covered; trimming cannot fix that, choose a teacher that covers it")
+        console.print(f"[yellow]warning:[/] {warnings[-1]}")
+    keep = select_vocab(counts, tok, policy)
     with atomic_dir(out, overwrite=overwrite) as tmp:
         info = trim_model(path, keep, tmp)
+        keep = np.array(info.pop("kept_ids"), dtype=np.int64)
+        t_trim = time.perf_counter() - t0
         before, after = count_parameters(path), count_parameters(tmp)
+        in_range = keep[keep < len(total_counts)]
+        from .select import coverage_curve
+
+        curve = coverage_curve(total_counts[total_counts > 0]) if total else np.zeros(0)
+        sample = [s for c in corpora for s in itertools.islice(iter_segments(iter_documents(c, text_column=text_column)), 2000)]
         stats = {
-            "pieces_before": len(tok), "pieces_kept": int(len(keep)),
-            "token_occurrences": total, "coverage": float(counts[keep[keep < len(counts)]].sum() / max(total, 1)),
-            "unk_rate": unk_rate, "corpus": cstats.as_dict(), "segments": n_texts,
+            "pieces_before": len(tok), "pieces_kept": int(len(keep)), "token_occurrences": total,
+            "coverage": float(total_counts[in_range].sum() / max(total, 1)),
+            "coverage_per_corpus": {str(c): float(pc[in_range].sum() / max(int(pc.sum()), 1)) for c, pc in zip(corpora, counts.per_corpus)},
+            "coverage_curve": {str(n): round(float(curve[n - 1]), 6) for n in CURVE_SIZES if n <= len(curve)},
+            "pieces_seen": int((total_counts > 0).sum()), "unk_rate": unk_rate, "warnings": warnings,
+            "segmentation_sample": segmentation_changes(tok, load_tokenizer(tmp), sample) if sample else None,
+            "corpus": cstats.as_dict(), "documents": counts.documents,
             "parameters_before": before, "parameters_after": after,
             "bytes_before": dir_bytes(path) if Path(path).is_dir() else None, "bytes_after": dir_bytes(tmp),
-            "seconds_counting": round(t_count, 2), "seconds_total": round(time.perf_counter() - t0, 2), **info,
+            "seconds_counting": round(t_count, 2), "seconds_counting_and_trimming": round(t_trim, 2), **info,
         }
+        if total:
+            plot_coverage(counts, len(keep), tmp / "coverage.png", [Path(c).name for c in corpora])
+        stats["seconds_total"] = round(time.perf_counter() - t0, 2)
         write_meta(tmp, "trim", str(model_spec), {"corpora": [str(c) for c in corpora], **policy.model_dump()}, stats)
     return Path(out)
