@@ -157,6 +157,15 @@ def main() -> None:
     res["kept_piece_list_from"] = source
     res["sentences"] = len(sentences)
     if pieces is None or model is None or orig_tok is None:
+        if model is not None and tok is not None and orig_tok is not None:
+            # no kept-piece list: only the end-to-end check, over all sentences
+            same = 0
+            for s in sentences:
+                try:
+                    same += torch.equal(hidden(orig_model, orig_tok(s)["input_ids"]), hidden(model, tok(s)["input_ids"]))
+                except Exception as e:
+                    res.setdefault("end_to_end_error", f"{type(e).__name__}: {str(e)[:200]}")
+            res["hidden_identical_end_to_end_all_sentences"] = same
         print(json.dumps(res, ensure_ascii=False))
         return
     new_id = {p: i for i, p in enumerate(pieces)}

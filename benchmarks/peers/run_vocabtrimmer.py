@@ -202,6 +202,19 @@ def main() -> None:
     ap.add_argument("--workdir", type=Path, default=None, help="temp folder (default: a fresh one, removed at the end)")
     args = ap.parse_args()
 
+    own_tmp = args.workdir is None
+    work = Path(tempfile.mkdtemp(prefix="vocabtrimmer_")) if own_tmp else args.workdir.resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    # fresh Arrow cache (no reuse across runs, nothing left in ~/.cache); must be set before `import datasets`
+    os.environ["HF_DATASETS_CACHE"] = str(work / "hf_datasets_cache")
+    try:
+        run(args, work)
+    finally:
+        if own_tmp:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def run(args: argparse.Namespace, work: Path) -> None:
     try:
         with contextlib.redirect_stdout(sys.stderr):
             import torch
@@ -223,79 +236,71 @@ def main() -> None:
     if not docs:
         fail("corpus has no non-empty documents")
 
-    own_tmp = args.workdir is None
-    work = Path(tempfile.mkdtemp(prefix="vocabtrimmer_")) if own_tmp else args.workdir.resolve()
-    work.mkdir(parents=True, exist_ok=True)
-    os.environ["HF_DATASETS_CACHE"] = str(work / "hf_datasets_cache")  # fresh Arrow cache: no reuse across runs
+    corpus_dir = work / "corpus"
+    corpus_dir.mkdir()
+    with open(corpus_dir / "corpus.txt", "w", encoding="utf-8") as f:
+        for d in docs:
+            f.write(" ".join(d.splitlines()) + "\n")
+    model_copy = work / "model"
+    notes += prepare_model_copy(args.model.resolve(), model_copy, major)
+
+    out = args.out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+
+    # -- load (timed separately): VocabTrimmer.__init__ loads tokenizer, config and model
+    t_load = time.perf_counter()
+    with contextlib.redirect_stdout(sys.stderr):
+        trimmer = vocabtrimmer.VocabTrimmer(str(model_copy))
+    load_seconds = time.perf_counter() - t_load
+    rows_before = trimmer.model.get_input_embeddings().weight.shape[0]
+
+    # -- counting (datasets + tokenizer) + trimming + the tool's own save_pretrained calls
+    t_trim = time.perf_counter()
     try:
-        corpus_dir = work / "corpus"
-        corpus_dir.mkdir()
-        with open(corpus_dir / "corpus.txt", "w", encoding="utf-8") as f:
-            for d in docs:
-                f.write(" ".join(d.splitlines()) + "\n")
-        model_copy = work / "model"
-        notes += prepare_model_copy(args.model.resolve(), model_copy, major)
-
-        out = args.out.resolve()
-        out.mkdir(parents=True, exist_ok=True)
-
-        # -- load (timed separately): VocabTrimmer.__init__ loads tokenizer, config and model
-        t_load = time.perf_counter()
         with contextlib.redirect_stdout(sys.stderr):
-            trimmer = vocabtrimmer.VocabTrimmer(str(model_copy))
-        load_seconds = time.perf_counter() - t_load
-        rows_before = trimmer.model.get_input_embeddings().weight.shape[0]
+            trimmer.trim_vocab(
+                path_to_save=str(out),
+                language=args.language,
+                dataset=str(corpus_dir),
+                dataset_name=None,
+                dataset_split="train",
+                dataset_column="text",
+                min_frequency=args.min_frequency,
+                chunk=args.chunk,
+                cache_file_vocab=str(work / "cache" / "vocab.json"),
+                cache_file_frequency=str(work / "cache" / "frequency.json"),
+                overwrite=True,
+            )
+    except (ConnectionError, OSError) as e:
+        if "offline" in str(e).lower() or "hub" in str(e).lower() or "connect" in str(e).lower():
+            fail(f"trim_vocab needs the network: {type(e).__name__}: {e}", EXIT_OFFLINE)
+        raise
+    seconds = time.perf_counter() - t_trim
 
-        # -- counting (datasets + tokenizer) + trimming + the tool's own save_pretrained calls
-        t_trim = time.perf_counter()
-        try:
-            with contextlib.redirect_stdout(sys.stderr):
-                trimmer.trim_vocab(
-                    path_to_save=str(out),
-                    language=args.language,
-                    dataset=str(corpus_dir),
-                    dataset_name=None,
-                    dataset_split="train",
-                    dataset_column="text",
-                    min_frequency=args.min_frequency,
-                    chunk=args.chunk,
-                    cache_file_vocab=str(work / "cache" / "vocab.json"),
-                    cache_file_frequency=str(work / "cache" / "frequency.json"),
-                    overwrite=True,
-                )
-        except (ConnectionError, OSError) as e:
-            if "offline" in str(e).lower() or "hub" in str(e).lower() or "connect" in str(e).lower():
-                fail(f"trim_vocab needs the network: {type(e).__name__}: {e}", EXIT_OFFLINE)
-            raise
-        seconds = time.perf_counter() - t_trim
-
-        total, base = count_params(trimmer.model)
-        emit({
-            "tool": TOOL,
-            "seconds": round(seconds, 3),
-            "load_seconds": round(load_seconds, 3),
-            "total_seconds": round(time.perf_counter() - _T0, 3),
-            "seconds_includes": "datasets text-folder load + tokenizer counting + trimming + save/reload + final save (all inside trim_vocab)",
-            "version": getattr(vocabtrimmer, "__version__", None) or _dist_version("vocabtrimmer"),
-            "transformers": transformers.__version__,
-            "huggingface_hub": _dist_version("huggingface_hub"),
-            "datasets": _dist_version("datasets"),
-            "torch": torch.__version__,
-            "documents": len(docs),
-            "min_frequency": args.min_frequency,
-            "pieces_kept": len(trimmer.tokenizer),
-            "rows_before": rows_before,
-            "rows_after": trimmer.model.get_input_embeddings().weight.shape[0],
-            "params_saved_model": total,
-            "params": base,
-            "saved_architecture": type(trimmer.model).__name__,
-            "adjustments": notes,
-            "out": str(out),
-            "files": sorted(p.name for p in out.iterdir()),
-        })
-    finally:
-        if own_tmp:
-            shutil.rmtree(work, ignore_errors=True)
+    total, base = count_params(trimmer.model)
+    emit({
+        "tool": TOOL,
+        "seconds": round(seconds, 3),
+        "load_seconds": round(load_seconds, 3),
+        "total_seconds": round(time.perf_counter() - _T0, 3),
+        "seconds_includes": "datasets text-folder load + tokenizer counting + trimming + save/reload + final save (all inside trim_vocab)",
+        "version": getattr(vocabtrimmer, "__version__", None) or _dist_version("vocabtrimmer"),
+        "transformers": transformers.__version__,
+        "huggingface_hub": _dist_version("huggingface_hub"),
+        "datasets": _dist_version("datasets"),
+        "torch": torch.__version__,
+        "documents": len(docs),
+        "min_frequency": args.min_frequency,
+        "pieces_kept": len(trimmer.tokenizer),
+        "rows_before": rows_before,
+        "rows_after": trimmer.model.get_input_embeddings().weight.shape[0],
+        "params_saved_model": total,
+        "params": base,
+        "saved_architecture": type(trimmer.model).__name__,
+        "adjustments": notes,
+        "out": str(out),
+        "files": sorted(p.name for p in out.iterdir()),
+    })
 
 
 def _dist_version(name: str):

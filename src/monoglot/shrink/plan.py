@@ -23,6 +23,7 @@ from .slicing import ShrinkPlan, check_supported, full_plan, shrink_model
 HEAD_STRATEGIES = ("importance", "first", "random")
 FFN_STRATEGIES = ("taylor", "first", "random")
 HIDDEN_STRATEGIES = ("truncate", "importance", "pca", "svd", "random")
+LAYER_RANKING_BATCHES = 2  # greedy layer removal runs O(L^2) forward passes: rank on the first 2 batches
 
 
 class ShrinkSettings(BaseModel):
@@ -131,7 +132,7 @@ def plan_shrink(model, s: ShrinkSettings, tokenizer=None, corpora: Sequence[str 
 
     if s.layer_strategy == "importance" and L < cfg.num_hidden_layers:
         say(f"ranking layers by removal error ({cfg.num_hidden_layers} -> {L})")
-        layers, removal = rank_layers_by_removal(model, batches, L)
+        layers, removal = rank_layers_by_removal(model, batches[:LAYER_RANKING_BATCHES], L)
         record["layers"] = {"strategy": "importance", "kept": layers, "removal_error": {str(k): round(v, 6) for k, v in removal.items()}}
     else:
         strategy = "stride" if s.layer_strategy == "importance" else s.layer_strategy
