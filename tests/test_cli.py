@@ -77,3 +77,15 @@ def test_recipe_unknown_key_and_wrong_type(tmp_path):
 
 def test_evaluate_unknown_task(tmp_path, tiny_bert):
     assert_bad(cli("evaluate", tiny_bert, "--task", "nosuchtask:xx", "--out", tmp_path / "e"), "nosuchtask")
+
+
+def test_shrink_and_trim_options_are_checked(tmp_path, tiny_bert):
+    r = cli("shrink", "--help")
+    assert r.returncode == 0 and "--ffn-strategy" in r.stdout and "taylor" in r.stdout and "pca" in r.stdout
+    assert_bad(cli("shrink", tiny_bert, "--ffn", 64, "--ffn-strategy", "magnitude", "--out", tmp_path / "s"),
+               "unknown ffn strategy 'magnitude'", "taylor")
+    assert_bad(cli("shrink", tiny_bert, "--ffn", 64, "--out", tmp_path / "s"), "needs target text", "--corpus")
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("habari ya asubuhi\n")
+    assert_bad(cli("trim", tiny_bert, "--corpus", corpus, "--coverage", 1.5, "--out", tmp_path / "t"), "--coverage", "1")
+    assert not (tmp_path / "s").exists() and not (tmp_path / "t").exists()

@@ -73,7 +73,9 @@ def build_report(run_dir: str | Path, recipe: Recipe, models: dict[str, str | Pa
         row["majority_baseline"] = {t: results.get(label, {}).get(t, {}).get("majority_baseline") for t, _ in cols}
         row["stage"] = read_meta(row["path"]).get("stage")
     shrink = read_meta(Path(models["student"]).parent / "student-init").get("stats", {}) if "student" in models else {}
-    report = {"recipe": recipe.model_dump(), "versions": _versions(), "models": rows,
+    trim = read_meta(models["trimmed teacher"]).get("stats", {}) if "trimmed teacher" in models else {}
+    report = {
+              "trim": {k: v for k, v in trim.items() if k not in ("corpus",)},"recipe": recipe.model_dump(), "versions": _versions(), "models": rows,
               "shrink": {k: shrink[k] for k in ("steps", "choices") if k in shrink},
               "evaluation": results, "distill": {k: v for k, v in read_meta(models.get("student", "")).get("stats", {}).items() if k != "history"} if "student" in models else {}}
     write_json_atomic(run_dir / "report.json", report)
@@ -109,10 +111,35 @@ def render_markdown(report: dict[str, Any], cols: list[tuple[str, str]]) -> str:
                   f"({d.get('tokens_per_second', 0):,.0f} tokens/s); validation loss {d.get('val_loss_before', 0):.4f} -> "
                   f"{d.get('val_loss_after', 0):.4f}; corpus segments dropped by decontamination: "
                   f"{d.get('corpus', {}).get('dropped_contaminated', 0):,}."]
+    lines += trim_markdown(report.get("trim") or {})
     lines += shrink_markdown(report.get("shrink") or {})
     lines += ["", "## Versions", "", ", ".join(f"{k} {v}" for k, v in report["versions"].items()),
               "", "## Recipe", "", "```json", __import__("json").dumps(report["recipe"], indent=2), "```", ""]
     return "\n".join(lines)
+
+
+def trim_markdown(trim: dict[str, Any]) -> list[str]:
+    """Report lines for vocabulary trimming: pieces, coverage, parameters and bytes before/after, the coverage plot."""
+    if not trim.get("pieces_kept"):
+        return []
+    pb, pa = trim["parameters_before"]["total"], trim["parameters_after"]["total"]
+    lines = ["", "## Vocabulary trimming", "",
+             f"Kept {trim['pieces_kept']:,} of {trim['pieces_before']:,} pieces, covering {100 * trim['coverage']:.2f}% of the "
+             f"corpus' {trim['token_occurrences']:,} token occurrences (unknown-token rate {100 * trim['unk_rate']:.2f}%); "
+             f"parameters {pb / 1e6:.2f}M -> {pa / 1e6:.2f}M, bytes {trim['bytes_before'] / 1e6:.1f} MB -> "
+             f"{trim['bytes_after'] / 1e6:.1f} MB; counting and trimming took {trim['seconds_counting_and_trimming']:.1f} s."]
+    seg = trim.get("segmentation_sample")
+    if seg:
+        lines[-1] += (f" On a sample of {seg['words']:,} words, {seg['words_changed']:,} changed segmentation and "
+                      f"{seg['words_unknown']:,} became unknown.")
+    for w in trim.get("warnings", []):
+        lines += ["", f"Warning: {w}"]
+    curve = trim.get("coverage_curve") or {}
+    if curve:
+        lines += ["", "| vocabulary size | " + " | ".join(f"{int(k):,}" for k in curve) + " |",
+                  "|---|" + "---|" * len(curve), "| coverage | " + " | ".join(f"{100 * v:.2f}%" for v in curve.values()) + " |"]
+    lines += ["", "![coverage against vocabulary size](trimmed/coverage.png)"]
+    return lines
 
 
 def shrink_markdown(shrink: dict[str, Any]) -> list[str]:
