@@ -29,7 +29,6 @@ import argparse
 import csv
 import json
 import os
-import sys
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -83,15 +83,15 @@ def run_recipe(recipe: Recipe, out: str | Path | None = None, data: str | Path |
     h_trim = settings_hash("trim", recipe.teacher, [str(c) for c in corpora], recipe.data.text_column, recipe.trim.model_dump())
     trimmed = _cached_stage("trim", run_dir / "trimmed", h_trim, lambda o: trim_to_corpus(
         teacher, corpora, o, recipe.trim, text_column=recipe.data.text_column, overwrite=True, progress=progress))
+    eval_texts = evaluation_texts(recipe.evaluate.tasks, root)  # decontaminates importance scoring and distillation
     h_shrink = settings_hash("shrink", h_trim, recipe.shrink.model_dump(), recipe.evaluate.tasks, recipe.measure.model_dump())
-    measure = recipe.measure.model_dump()
     init = _cached_stage("shrink", run_dir / "student-init", h_shrink, lambda o: shrink_to_dir(
-        trimmed, o, recipe.shrink, corpora=corpora, text_column=recipe.data.text_column,
-        eval_texts=evaluation_texts(recipe.evaluate.tasks, root), measure=measure, overwrite=True, progress=progress))
+        trimmed, o, recipe.shrink, corpora=corpora, text_column=recipe.data.text_column, eval_texts=eval_texts,
+        measure=recipe.measure.model_dump(), overwrite=True, progress=progress))
     h_distill = settings_hash("distill", h_shrink, recipe.distill.model_dump(), recipe.evaluate.tasks)
     student = _cached_stage("distill", run_dir / "student", h_distill, lambda o: distill(
         trimmed, init, corpora, o, recipe.distill.model_copy(update={"text_column": recipe.data.text_column}),
-        eval_texts=evaluation_texts(recipe.evaluate.tasks, root), overwrite=True, progress=progress))
+        eval_texts=eval_texts, overwrite=True, progress=progress))
 
     models = {"teacher": (teacher, settings_hash("teacher", recipe.teacher)),
               "trimmed teacher": (trimmed, h_trim), "student": (student, h_distill)}
