@@ -59,9 +59,6 @@ _T0 = time.perf_counter()
 
 import argparse
 import contextlib
-import csv
-import gzip
-import io
 import json
 import os
 import shutil
@@ -69,59 +66,11 @@ import sys
 import tempfile
 from pathlib import Path
 
+from peer_io import EXIT_OFFLINE, emit, failer, read_documents
+
 TOOL = "vocabtrimmer"
-EXIT_OFFLINE = 3
 SUPPORTED_HEADS = ("MaskedLM", "TokenClassification", "SequenceClassification")
-
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-_REAL_STDOUT = sys.stdout
-
-
-def emit(obj: dict) -> None:
-    _REAL_STDOUT.write(json.dumps(obj, ensure_ascii=False) + "\n")
-    _REAL_STDOUT.flush()
-
-
-def fail(msg: str, code: int = 1) -> None:
-    emit({"tool": TOOL, "error": msg})
-    sys.exit(code)
-
-
-# ---------------------------------------------------------------- corpus reading (standalone)
-
-def _open_text(path: Path) -> io.TextIOBase:
-    if path.name.endswith(".gz"):
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", errors="replace", newline="")
-    return open(path, encoding="utf-8", errors="replace", newline="")
-
-
-def read_documents(paths: list[Path], text_column: str) -> list[str]:
-    """Non-empty, stripped documents: lines of .txt, one column of .tsv (header row), a field of .jsonl."""
-    docs: list[str] = []
-    for path in paths:
-        name = path.name[:-3] if path.name.endswith(".gz") else path.name
-        with _open_text(path) as f:
-            if name.endswith(".tsv"):
-                csv.field_size_limit(2**31 - 1)
-                rows = csv.reader(f, delimiter="\t")
-                header = next(rows, None)
-                if header is None or text_column not in header:
-                    fail(f"{path}: no column {text_column!r} in header {header!r} (use --text-column)")
-                col = header.index(text_column)
-                it = (row[col] if col < len(row) else "" for row in rows)
-            elif name.endswith(".jsonl"):
-                it = (json.loads(line).get(text_column, "") for line in f if line.strip())
-            else:
-                it = iter(f)
-            for doc in it:
-                doc = doc.strip()
-                if doc:
-                    docs.append(doc)
-    return docs
+fail = failer(TOOL)
 
 
 # ---------------------------------------------------------------- teacher copy + compat
@@ -232,7 +181,7 @@ def run(args: argparse.Namespace, work: Path) -> None:
     except ImportError as e:
         fail(f"cannot import {TOOL}: {e!r}", EXIT_OFFLINE)
 
-    docs = read_documents(args.corpus, args.text_column)
+    docs = read_documents(args.corpus, args.text_column, fail)
     if not docs:
         fail("corpus has no non-empty documents")
 
