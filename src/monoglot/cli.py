@@ -9,7 +9,7 @@ from typing import List, Optional
 
 import typer
 
-from .errors import BadInput
+from .errors import BadInput, first_validation_error
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Compress a multilingual encoder into a small model for one language.")
@@ -217,9 +217,8 @@ def main() -> None:
         typer.echo(f"error: {e}", err=True)
         sys.exit(2)
     except __import__("pydantic").ValidationError as e:
-        err = e.errors()[0]
-        where = ".".join(str(x) for x in err["loc"])
-        typer.echo(f"error: --{where.replace('_', '-')}: {err['msg']} (got {err.get('input')!r})", err=True)
+        _, where, what = first_validation_error(e)
+        typer.echo(f"error: --{where.replace('_', '-')}: {what}", err=True)
         sys.exit(2)
     except (typer.Abort, KeyboardInterrupt):
         typer.echo("aborted", err=True)

@@ -14,7 +14,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .distill import DistillSettings
-from .errors import BadInput
+from .errors import BadInput, first_validation_error
 from .shrink import ShrinkSettings
 from .tasks import FinetuneSettings
 from .vocab import VocabPolicy
@@ -82,11 +82,10 @@ def load_recipe(path: str | Path) -> Recipe:
     try:
         return Recipe.model_validate(raw)
     except ValidationError as e:
-        err = e.errors()[0]
-        where = ".".join(str(x) for x in err["loc"])
-        if err["type"] == "extra_forbidden":
+        kind, where, what = first_validation_error(e)
+        if kind == "extra_forbidden":
             raise BadInput(f"recipe {path}: unknown key '{where}'; remove it or check its spelling") from e
-        raise BadInput(f"recipe {path}: '{where}': {err['msg']} (got {err.get('input')!r})") from e
+        raise BadInput(f"recipe {path}: '{where}': {what}") from e
 
 
 def settings_hash(*parts: object) -> str:

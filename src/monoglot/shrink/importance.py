@@ -115,7 +115,8 @@ class Importance:
     tokens: int
 
 
-def _has_mlm_head(model) -> bool:
+def has_mlm_head(model) -> bool:
+    """Whether ``model`` has an MLM head (then importance uses the MLM loss)."""
     return model.get_output_embeddings() is not None
 
 
@@ -149,7 +150,7 @@ def score_importance(model, batches: list[torch.Tensor], mask_id: int, reference
     cfg = model.config
     L, H, A, F = cfg.num_hidden_layers, cfg.hidden_size, cfg.num_attention_heads, cfg.intermediate_size
     d = H // A
-    mlm = _has_mlm_head(model)
+    mlm = has_mlm_head(model)
     if not mlm and references is None:
         references = final_states(model, batches)
     head_mask = torch.ones(L, A, requires_grad=True)

@@ -15,10 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import BadInput
 from . import basis as bases
-from .importance import (final_states, random_k, rank_layers_by_removal, score_importance, text_batches,
-                         top_k)
+from .importance import (final_states, has_mlm_head, random_k, rank_layers_by_removal, score_importance,
+                         text_batches, top_k)
 from .layers import LAYER_STRATEGIES, select_layers
-from .slicing import ShrinkPlan, check_supported, full_plan, shrink_model
+from .slicing import ShrinkPlan, check_supported, layers_only_plan, shrink_model
 
 HEAD_STRATEGIES = ("importance", "first", "random")
 FFN_STRATEGIES = ("taylor", "first", "random")
@@ -93,15 +93,6 @@ def target_shape(config, s: ShrinkSettings) -> tuple[int, int, int, int]:
     return layers, hidden, heads, ffn
 
 
-def needs_text(config, s: ShrinkSettings) -> bool:
-    """Whether ``s`` ranks anything by importance on text for a teacher of ``config``."""
-    L, H, A, F = target_shape(config, s)
-    return ((s.layer_strategy == "importance" and L < config.num_hidden_layers)
-            or (s.head_strategy == "importance" and A < config.num_attention_heads)
-            or (s.ffn_strategy == "taylor" and F < config.intermediate_size)
-            or (s.hidden_strategy in ("importance", "pca") and H < config.hidden_size))
-
-
 def _round(xs: Iterable[float], n: int = 6) -> list[float]:
     return [round(float(x), n) for x in xs]
 
@@ -122,15 +113,19 @@ def plan_shrink(model, s: ShrinkSettings, tokenizer=None, corpora: Sequence[str 
     L, H, A, F = target_shape(cfg, s)
     d = H // A
     say = progress or (lambda msg: None)
+    rank_layers = s.layer_strategy == "importance" and L < cfg.num_hidden_layers
+    score = ((s.head_strategy == "importance" and A < cfg.num_attention_heads)
+             or (s.ffn_strategy == "taylor" and F < cfg.intermediate_size)
+             or (s.hidden_strategy == "importance" and H < cfg.hidden_size))
+    pca = s.hidden_strategy == "pca" and H < cfg.hidden_size
     batches = None
-    if needs_text(cfg, s):
-        if tokenizer is None or not corpora:
-            raise BadInput("importance scoring needs target text; pass --corpus, or choose the 'stride'/'first'/'truncate' strategies")
+    if rank_layers or score or pca:
+        if tokenizer is None:
+            raise BadInput("importance scoring needs the model's tokenizer to read the target text")
         batches = text_batches(tokenizer, corpora, s.importance_sequences, s.seq_len, text_column=text_column, eval_texts=eval_texts)
     record: dict = {}
-    full = full_plan(cfg)
 
-    if s.layer_strategy == "importance" and L < cfg.num_hidden_layers:
+    if rank_layers:
         say(f"ranking layers by removal error ({cfg.num_hidden_layers} -> {L})")
         layers, removal = rank_layers_by_removal(model, batches[:LAYER_RANKING_BATCHES], L)
         record["layers"] = {"strategy": "importance", "kept": layers, "removal_error": {str(k): round(v, 6) for k, v in removal.items()}}
@@ -138,15 +133,12 @@ def plan_shrink(model, s: ShrinkSettings, tokenizer=None, corpora: Sequence[str 
         strategy = "stride" if s.layer_strategy == "importance" else s.layer_strategy
         layers = select_layers(cfg.num_hidden_layers, L, strategy)
         record["layers"] = {"strategy": strategy, "kept": layers}
-    layer_plan = ShrinkPlan(layers, [full.heads[0]] * L, full.head_dim, [full.ffn[0]] * L, full.hidden)
-    layer_model = shrink_model(model, layer_plan) if L < cfg.num_hidden_layers else model
+    layer_model = shrink_model(model, layers_only_plan(cfg, layers)) if L < cfg.num_hidden_layers else model
 
     imp = None
-    if batches is not None and any(((s.head_strategy == "importance" and A < cfg.num_attention_heads),
-                                    (s.ffn_strategy == "taylor" and F < cfg.intermediate_size),
-                                    (s.hidden_strategy == "importance" and H < cfg.hidden_size))):
+    if score:
         say("scoring heads, FFN neurons and hidden dimensions")
-        refs = None if model.get_output_embeddings() is not None else final_states(model, batches)
+        refs = None if has_mlm_head(model) else final_states(model, batches)
         imp = score_importance(layer_model, batches, tokenizer.mask_token_id, references=refs, seed=s.seed)
         record["importance"] = {"loss": imp.loss, "tokens": imp.tokens}
 

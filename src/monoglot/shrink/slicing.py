@@ -38,7 +38,7 @@ class ShrinkPlan:
         hidden: kept hidden dimensions ``(H',)``, or ``None`` when ``basis`` is given.
         basis: ``(H, H')`` orthonormal projection of the hidden space (SVD / PCA), or ``None``.
         ln_scale: factor on projected LayerNorm weights that keeps the normalised scale
-            (1.0 for kept dimensions).
+            (used with ``basis`` only).
     """
 
     layers: list[int]
@@ -66,6 +66,12 @@ def full_plan(config) -> ShrinkPlan:
     """The plan that keeps everything (the identity)."""
     L, H, A, F = config.num_hidden_layers, config.hidden_size, config.num_attention_heads, config.intermediate_size
     return ShrinkPlan(list(range(L)), [list(range(A))] * L, H // A, [list(range(F))] * L, list(range(H)))
+
+
+def layers_only_plan(config, layers: list[int]) -> ShrinkPlan:
+    """The plan that copies ``layers`` and keeps every head, neuron and hidden dimension."""
+    full = full_plan(config)
+    return ShrinkPlan(layers, [full.heads[0]] * len(layers), full.head_dim, [full.ffn[0]] * len(layers), full.hidden)
 
 
 def check_supported(config) -> None:
@@ -110,8 +116,7 @@ def axis_kinds(name: str, shape: tuple[int, ...], hidden_size: int) -> tuple[str
 
 def _cut_hidden(t: torch.Tensor, axis: int, plan: ShrinkPlan, layer_norm_weight: bool) -> torch.Tensor:
     if plan.basis is None:
-        t = t.index_select(axis, torch.tensor(plan.hidden))
-        return t * plan.ln_scale if layer_norm_weight and plan.ln_scale != 1.0 else t
+        return t.index_select(axis, torch.tensor(plan.hidden))
     P = plan.basis.to(t.dtype)
     if layer_norm_weight:  # diagonal of P^T diag(gamma) P, rescaled to keep the normalised scale
         return (P.pow(2).T @ t) * plan.ln_scale

@@ -12,7 +12,7 @@ from ..progress import console
 from ..teachers import load_tokenizer, resolve_model
 from ..teachers.loader import load_saved_architecture
 from .plan import ShrinkSettings, plan_shrink
-from .slicing import ShrinkPlan, full_plan, shrink_model
+from .slicing import ShrinkPlan, full_plan, layers_only_plan, shrink_model
 
 
 def step_plans(config, plan: ShrinkPlan) -> list[tuple[str, ShrinkPlan]]:
@@ -20,11 +20,9 @@ def step_plans(config, plan: ShrinkPlan) -> list[tuple[str, ShrinkPlan]]:
 
     A step that changes nothing is left out; the last step is ``plan`` itself.
     """
-    full = full_plan(config)
-    L = len(plan.layers)
-    steps = [("teacher", full)]
-    layers_only = ShrinkPlan(plan.layers, [full.heads[0]] * L, full.head_dim, [full.ffn[0]] * L, full.hidden)
-    if L < config.num_hidden_layers:
+    steps = [("teacher", full_plan(config))]
+    layers_only = layers_only_plan(config, plan.layers)
+    if len(plan.layers) < config.num_hidden_layers:
         steps.append(("layers", layers_only))
     if len(plan.ffn[0]) < config.intermediate_size:
         steps.append(("+ FFN", replace(layers_only, ffn=plan.ffn)))

@@ -17,7 +17,7 @@ from ..measure import count_parameters, dir_bytes
 from ..teachers import load_tokenizer, resolve_model
 from ..teachers.loader import load_saved_architecture, new_like
 from .count import count_pieces
-from .select import VocabPolicy, select_vocab
+from .select import VocabPolicy, coverage_curve, select_vocab
 from .surgery import complete_selection, trim_tokenizer_json
 
 # state-dict keys whose first dimension is the vocabulary (embeddings, MLM decoder and bias)
@@ -93,17 +93,15 @@ def segmentation_changes(old_tok, new_tok, texts: Sequence[str]) -> dict[str, in
     words = changed = unknown = 0
     for eo, en in zip(old_b.encode_batch(list(texts), add_special_tokens=False),
                       new_b.encode_batch(list(texts), add_special_tokens=False)):
-        by_word_old: dict[int, list[str]] = {}
-        by_word_new: dict[int, list[int]] = {}
+        old_words: dict[int, list[str]] = {}
+        new_words: dict[int, list[str]] = {}
         for w, t in zip(eo.word_ids, eo.tokens):
-            by_word_old.setdefault(w, []).append(t)
-        new_tokens = {}
-        for w, t, i in zip(en.word_ids, en.tokens, en.ids):
-            new_tokens.setdefault(w, []).append(t)
-            by_word_new.setdefault(w, []).append(i)
-        words += len(by_word_old)
-        changed += sum(by_word_old[w] != new_tokens.get(w) for w in by_word_old)
-        unknown += sum(unk in ids for ids in by_word_new.values()) if unk is not None else 0
+            old_words.setdefault(w, []).append(t)
+        for w, t in zip(en.word_ids, en.tokens):
+            new_words.setdefault(w, []).append(t)
+        words += len(old_words)
+        changed += sum(old_words[w] != new_words.get(w) for w in old_words)
+        unknown += len({w for w, i in zip(en.word_ids, en.ids) if i == unk}) if unk is not None else 0
     return {"words": words, "words_changed": changed, "words_unknown": unknown}
 
 
@@ -113,8 +111,6 @@ def plot_coverage(counts, chosen: int, path: Path, names: Sequence[str]) -> None
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from .select import coverage_curve
 
     fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
     curves = [("all corpora", counts.total)] + ([(n, c) for n, c in zip(names, counts.per_corpus)] if len(names) > 1 else [])
@@ -180,8 +176,6 @@ def trim_to_corpus(model_spec: str | Path, corpora: Sequence[str | Path], out: s
         t_trim = time.perf_counter() - t0
         before, after = count_parameters(path), count_parameters(tmp)
         in_range = keep[keep < len(total_counts)]
-        from .select import coverage_curve
-
         curve = coverage_curve(total_counts[total_counts > 0]) if total else np.zeros(0)
         sample = [s for c in corpora for s in itertools.islice(iter_segments(iter_documents(c, text_column=text_column)), 2000)]
         stats = {
