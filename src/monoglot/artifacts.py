@@ -9,6 +9,7 @@ complete: everything is written into a hidden temporary sibling and renamed at t
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -118,3 +119,9 @@ def save_tokenizer(tokenizer, out_dir: str | Path) -> None:
     cfg = json.loads(cfg_path.read_text())
     cfg["tokenizer_class"] = "PreTrainedTokenizerFast"
     cfg_path.write_text(json.dumps(cfg, indent=2, ensure_ascii=False) + "\n")
+
+
+def settings_hash(*parts: object) -> str:
+    """A short, stable hash of JSON-serialisable settings (stage caching, checkpoint fingerprints)."""
+    blob = json.dumps(parts, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:12]

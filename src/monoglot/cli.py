@@ -9,7 +9,7 @@ from typing import List, Optional
 
 import typer
 
-from .errors import BadInput, first_validation_error
+from .errors import BadInput, Interrupted, first_validation_error
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Compress a multilingual encoder into a small model for one language.")
@@ -92,32 +92,98 @@ def shrink(model: str = typer.Argument(..., help="Model directory, hub id, or e5
     _print_stats(out, skip=("choices",))
 
 
+def _default(name: str):
+    from .distill import DistillSettings
+
+    return DistillSettings.model_fields[name].default
+
+
+def _parse_weights(items: List[str]) -> dict:
+    out = {}
+    for it in items:
+        name, _, w = it.partition("=")
+        try:
+            out[name.strip()] = float(w) if w else 1.0
+        except ValueError:
+            raise BadInput(f"--loss {it!r}: the weight must be a number, as in --loss logits=1.0") from None
+    return out
+
+
 @app.command()
-def distill(teacher: str = typer.Argument(..., help="Teacher model directory (usually the trimmed teacher)."),
+def distill(teacher: str = typer.Argument(..., help="Teacher model directory (usually the trimmed, adapted teacher)."),
             student: str = typer.Argument(..., help="Student model directory (from shrink; same tokenizer)."),
-            corpus: List[Path] = typer.Option(..., "--corpus", help="Target text; repeatable."),
-            out: Path = typer.Option(..., "--out", help="Directory to write (must not exist)."),
-            steps: int = typer.Option(300, help="Optimizer steps."),
-            batch_size: int = typer.Option(16, help="Sequences per step."),
-            seq_len: int = typer.Option(128, help="Tokens per sequence."),
-            lr: float = typer.Option(3e-4, help="Peak learning rate (AdamW, linear warmup and decay)."),
-            attention_layers: str = typer.Option("last", help="Distil attention of the last layer (MiniLM) or all layers (TinyBERT)."),
-            seed: int = typer.Option(42, help="Random seed."),
+            corpus: List[Path] = typer.Option(..., "--corpus", help="Target-language text; repeatable."),
+            out: Path = typer.Option(..., "--out", help="Directory to write (must not exist); checkpoints go to OUT.work."),
+            source_corpus: List[Path] = typer.Option([], "--source-corpus", help="Source-language text for bilingual distillation (BiStil); repeatable."),
+            source_ratio: float = typer.Option(_default("source_ratio"), help="Fraction of batches from the source language (0.5 alternates)."),
+            steps: int = typer.Option(_default("steps"), help="Optimizer steps."),
+            batch_size: int = typer.Option(_default("batch_size"), help="Sequences per optimizer step, over all processes."),
+            grad_accum: int = typer.Option(_default("grad_accum"), help="Micro-batches per optimizer step."),
+            seq_len: int = typer.Option(_default("seq_len"), help="Tokens per sequence."),
+            lr: float = typer.Option(_default("lr"), help="Peak learning rate (AdamW, linear warmup and decay)."),
+            loss: List[str] = typer.Option([], "--loss", help="NAME=WEIGHT for logits, hidden, attention, relations, cosine, mlm; repeatable; unnamed losses keep their defaults (hidden=1, attention=1)."),
+            logit_loss: str = typer.Option(_default("logit_loss"), help="mse or kl (with --temperature)."),
+            temperature: float = typer.Option(_default("temperature"), help="Temperature of the logit KL."),
+            layer_map: Optional[str] = typer.Option(None, help="Teacher layer (1-based) per student layer, e.g. 3,6,9,12 (default: the layers shrink kept)."),
+            hidden_projection: str = typer.Option(_default("hidden_projection"), help="learned (TinyBERT) or pca (fixed, BiStil) where hidden sizes differ."),
+            attention_layers: str = typer.Option(_default("attention_layers"), help="last (MiniLM) or all (TinyBERT)."),
+            attention_loss: str = typer.Option(_default("attention_loss"), help="kl or mse."),
+            dropout: Optional[float] = typer.Option(None, help="Student dropout while distilling (default: the model's)."),
+            precision: str = typer.Option(_default("precision"), help="Mixed precision: no, bf16 or fp16."),
+            grad_checkpointing: bool = typer.Option(False, help="Recompute activations in the backward pass (saves memory)."),
+            val_every: int = typer.Option(_default("val_every"), help="Validate every N steps (0: before and after only)."),
+            patience: Optional[int] = typer.Option(None, help="Early stopping after N validations without improvement."),
+            keep_best: bool = typer.Option(True, help="Write the student of the best validation loss."),
+            checkpoint_every: int = typer.Option(_default("checkpoint_every"), help="Checkpoint every N steps (and always on Ctrl-C / SIGTERM)."),
+            resume: bool = typer.Option(False, "--resume", help="Continue from the newest checkpoint in OUT.work."),
+            seed: int = typer.Option(_default("seed"), help="Random seed."),
             decontaminate: List[str] = typer.Option([], "--decontaminate", help="Task (e.g. sib200:swh_Latn) whose sentences are removed from the corpus; repeatable."),
             text_column: str = typer.Option("text", help="Text column of .tsv / field of .jsonl corpora."),
             data: Optional[Path] = typer.Option(None, help="Data root for --decontaminate tasks (default $MONOGLOT_DATA or ../shared/data)."),
             quiet: bool = NoProgress) -> None:
-    """General distillation: hidden-state MSE (projected) + attention KL on target text."""
-    from .distill import DistillSettings
+    """General distillation with any mix of the papers' losses; resumable; runs under `accelerate launch`."""
+    from .distill import DistillSettings, LossWeights
     from .distill import distill as run
     from .paths import data_root
     from .pipeline import evaluation_texts
 
+    try:
+        lmap = [int(x) for x in layer_map.split(",")] if layer_map else None
+    except ValueError:
+        raise BadInput(f"--layer-map {layer_map!r}: give comma-separated teacher layer numbers, e.g. 3,6,9,12") from None
     texts = evaluation_texts(decontaminate, data_root(data)) if decontaminate else None
-    s = DistillSettings(steps=steps, batch_size=batch_size, seq_len=seq_len, lr=lr, seed=seed,
-                        attention_layers=attention_layers, text_column=text_column)
-    run(teacher, student, corpus, out, s, eval_texts=texts, progress=not quiet)
-    _print_stats(out)
+    s = DistillSettings(steps=steps, batch_size=batch_size, grad_accum=grad_accum, seq_len=seq_len, lr=lr, seed=seed,
+                        loss=LossWeights(**_parse_weights(loss)), logit_loss=logit_loss, temperature=temperature,
+                        layer_map=lmap, hidden_projection=hidden_projection, attention_layers=attention_layers,
+                        attention_loss=attention_loss, dropout=dropout, precision=precision,
+                        grad_checkpointing=grad_checkpointing, source_ratio=source_ratio, val_every=val_every,
+                        patience=patience, keep_best=keep_best, checkpoint_every=checkpoint_every, text_column=text_column)
+    run(teacher, student, corpus, out, s, source_corpora=source_corpus, eval_texts=texts, resume=resume, progress=not quiet)
+    if out.is_dir():  # only the main process writes it
+        _print_stats(out, skip=("validations",))
+
+
+@app.command()
+def adapt(teacher: str = typer.Argument(..., help="Teacher model directory (usually the trimmed teacher), or e5-small."),
+          corpus: List[Path] = typer.Option(..., "--corpus", help="Target-language text; repeatable."),
+          out: Path = typer.Option(..., "--out", help="Directory to write (must not exist)."),
+          head_steps: int = typer.Option(200, help="Steps training a new MLM head on the frozen body (teachers without one, e.g. e5-small)."),
+          mlm_steps: int = typer.Option(0, help="Steps of continued MLM of the whole teacher on the corpus."),
+          batch_size: int = typer.Option(_default("batch_size"), help="Sequences per step."),
+          seq_len: int = typer.Option(_default("seq_len"), help="Tokens per sequence."),
+          lr: float = typer.Option(1e-4, help="Peak learning rate."),
+          resume: bool = typer.Option(False, "--resume", help="Continue from the newest checkpoint."),
+          seed: int = typer.Option(_default("seed"), help="Random seed."),
+          text_column: str = typer.Option("text", help="Text column of .tsv / field of .jsonl corpora."),
+          quiet: bool = NoProgress) -> None:
+    """Teacher adaptation: train an MLM head on the frozen body, then continued MLM (Gurgurov et al. step 0)."""
+    from .distill import DistillSettings, LossWeights, adapt_teacher
+
+    s = DistillSettings(batch_size=batch_size, seq_len=seq_len, lr=lr, seed=seed, text_column=text_column,
+                        loss=LossWeights(hidden=0, attention=0, mlm=1))
+    adapt_teacher(teacher, corpus, out, head_steps=head_steps, mlm_steps=mlm_steps, settings=s, resume=resume, progress=not quiet)
+    if out.is_dir():
+        _print_stats(out, skip=("validations",))
 
 
 @app.command()
@@ -168,7 +234,8 @@ def report(run_dir: Path = typer.Argument(..., help="A run directory written by 
     """Re-measure the models of a finished run and rewrite its report.md / report.json."""
     from .pipeline import evaluate_models
     from .paths import data_root
-    from .recipe import Recipe, settings_hash
+    from .artifacts import settings_hash
+    from .recipe import Recipe
     from .report import build_report
     from .artifacts import read_meta
     from .teachers import resolve_model
@@ -220,6 +287,9 @@ def main() -> None:
         _, where, what = first_validation_error(e)
         typer.echo(f"error: --{where.replace('_', '-')}: {what}", err=True)
         sys.exit(2)
+    except Interrupted as e:
+        typer.echo(f"stopped: {e}", err=True)
+        sys.exit(130)
     except (typer.Abort, KeyboardInterrupt):
         typer.echo("aborted", err=True)
         sys.exit(130)

@@ -1,4 +1,4 @@
-"""The one exception type that the CLI turns into a one-line message and exit status 2."""
+"""The exceptions the CLI turns into a one-line message: bad input (exit 2), an interrupted run (exit 130)."""
 
 
 class BadInput(Exception):
@@ -13,3 +13,7 @@ def first_validation_error(e) -> tuple[str, str, str]:
     """``(type, location, "message (got value)")`` of a pydantic ``ValidationError``'s first error."""
     err = e.errors()[0]
     return err["type"], ".".join(str(x) for x in err["loc"]), f"{err['msg']} (got {err.get('input')!r})"
+
+
+class Interrupted(Exception):
+    """A long run stopped by SIGINT/SIGTERM after writing a checkpoint; ``str()`` says how to resume."""

@@ -17,7 +17,8 @@ from .artifacts import read_meta, write_json_atomic
 from .errors import BadInput
 from .paths import data_root
 from .progress import console
-from .recipe import Recipe, settings_hash
+from .artifacts import settings_hash
+from .recipe import Recipe
 
 log = logging.getLogger("monoglot")
 

@@ -6,8 +6,6 @@ offending key.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import sys
 from pathlib import Path
 
@@ -86,9 +84,3 @@ def load_recipe(path: str | Path) -> Recipe:
         if kind == "extra_forbidden":
             raise BadInput(f"recipe {path}: unknown key '{where}'; remove it or check its spelling") from e
         raise BadInput(f"recipe {path}: '{where}': {what}") from e
-
-
-def settings_hash(*parts: object) -> str:
-    """A short, stable hash of JSON-serialisable settings (used to cache stage outputs)."""
-    blob = json.dumps(parts, sort_keys=True, default=str).encode()
-    return hashlib.sha256(blob).hexdigest()[:12]

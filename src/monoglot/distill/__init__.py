@@ -1,6 +1,25 @@
-"""General knowledge distillation of a student from a teacher on target-language text."""
+"""Knowledge distillation of a student from a teacher on target-language text, and teacher adaptation.
 
-from .losses import attention_kl, attention_probs, hidden_mse
-from .loop import DistillSettings, distill
+Modules: :mod:`.losses` (every loss of the three papers), :mod:`.objective` (layer/head maps,
+projections, the combined loss), :mod:`.data` (resumable streams, bilingual mixing, masking),
+:mod:`.checkpoint`, :mod:`.mlm` (MLM head, continued MLM), :mod:`.loop` (the Accelerate loop).
+"""
 
-__all__ = ["attention_kl", "attention_probs", "hidden_mse", "DistillSettings", "distill"]
+from .settings import DistillSettings, LossWeights
+
+# Everything else loads on first use (PEP 562), so that `monoglot --help` does not import torch.
+_LAZY = {
+    "distill": "loop", "work_dir": "loop", "adapt_teacher": "mlm", "with_mlm_head": "mlm",
+    **{n: "losses" for n in ("attention_kl", "attention_mse", "attention_probs", "hidden_cosine", "hidden_mse",
+                             "logit_kl", "logit_mse", "mlm_loss", "relation_kl")},
+}
+
+__all__ = ["DistillSettings", "LossWeights", *_LAZY]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

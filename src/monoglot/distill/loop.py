@@ -1,190 +1,333 @@
-"""The general-distillation training loop (nanoGPT-style: one short loop, settings as data).
+"""The distillation training loop (nanoGPT-style: one readable loop; settings as data).
 
-Student hidden states are matched to teacher hidden states through a learned linear projection
-where the sizes differ, and student attention distributions to the matched teacher heads
-(TinyBERT, Jiao et al. 2020; Cruz & Aji 2025 sec. 3; BiStil, Ansell et al. 2023 sec. 3.2).
-The teacher needs no MLM head, so headless teachers such as e5-small work.
+It runs through Hugging Face Accelerate, so ``accelerate launch`` (or ``torchrun``) gives DDP or
+FSDP on many GPUs and nodes, with mixed precision, without code changes. Every process draws the
+same global batch and trains on its slice (see :mod:`.data`), so the loss curve does not depend
+on the number of processes. Checkpoints (:mod:`.checkpoint`) are written every N steps and on
+SIGINT/SIGTERM; ``resume=True`` continues bit-exactly.
+
+The same loop adapts a teacher (continued MLM, :mod:`.mlm`): then there is no teacher and the
+only loss is the student's own MLM loss.
 """
 
 from __future__ import annotations
 
-import itertools
+import contextlib
 import math
+import random
+import shutil
+import signal
 import time
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Iterable, Sequence
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
 
-from ..artifacts import atomic_dir, check_new_output, read_meta, save_tokenizer, write_meta
-from ..errors import BadInput
-from ..progress import bar
-from ..teachers import load_encoder, load_tokenizer, resolve_model
-from .losses import attention_kl, attention_probs, hidden_mse
-
-
-class DistillSettings(BaseModel):
-    """Settings of general distillation (units: steps, sequences, tokens)."""
-
-    model_config = ConfigDict(extra="forbid")
-    steps: int = Field(300, ge=1, description="optimizer steps")
-    batch_size: int = Field(16, ge=1, description="sequences per step")
-    seq_len: int = Field(128, ge=8, description="tokens per training sequence, special tokens included")
-    lr: float = Field(3e-4, gt=0)
-    warmup_ratio: float = Field(0.1, ge=0, le=1)
-    weight_decay: float = Field(0.01, ge=0)
-    max_grad_norm: float = Field(1.0, gt=0)
-    hidden_weight: float = Field(1.0, ge=0, description="weight of the hidden-state MSE")
-    attention_weight: float = Field(1.0, ge=0, description="weight of the attention KL")
-    attention_layers: str = Field("last", pattern="^(last|all)$", description="student layers whose attention is distilled: last (MiniLM) or all (TinyBERT)")
-    val_batches: int = Field(4, ge=1, description="held-out batches for the validation loss")
-    seed: int = 42
-    text_column: str = "text"
+from ..artifacts import atomic_dir, check_new_output, read_meta, save_tokenizer, settings_hash, write_meta
+from ..errors import BadInput, Interrupted
+from ..progress import bar, console
+from ..teachers import load_tokenizer, resolve_model
+from ..teachers.loader import load_saved_architecture
+from . import checkpoint as ck
+from .data import Mixer, Stream, mask_tokens, shard, token_chunks, validation_slice
+from .mlm import freeze_all_but_head, with_mlm_head
+from .objective import DistillModel, Maps, build_maps, check_model, combined_loss, load_basis, mlm_head, teacher_outputs
+from .settings import DistillSettings
 
 
-def _chunks(tokenizer, corpora: Sequence[str | Path], seq_len: int, text_column: str,
-            eval_texts: Iterable[str] | None, stats) -> Iterator[list[int]]:
-    from ..corpus import Decontaminator, iter_documents, iter_segments, iter_token_chunks
-
-    decon = Decontaminator(eval_texts) if eval_texts is not None else None
-    segs = (s for c in corpora for s in iter_segments(iter_documents(c, text_column=text_column, stats=stats), stats=stats))
-    if decon is not None:
-        segs = decon.filter(segs, stats=stats)
-    return iter_token_chunks(tokenizer, segs, seq_len=seq_len)
+def work_dir(out: str | Path) -> Path:
+    """The run's work directory beside ``out``: checkpoints, best model, TensorBoard logs."""
+    out = Path(out)
+    return out.with_name(f"{out.name}.work")
 
 
-def _batches(make_chunks, batch_size: int, skip: int) -> Iterator[torch.Tensor]:
-    """Endless batches ``(batch, seq_len)``, cycling over the corpus, skipping the first ``skip`` chunks."""
-    while True:
-        it = itertools.islice(make_chunks(), skip, None)
-        n = 0
-        while batch := list(itertools.islice(it, batch_size)):
-            if len(batch) < batch_size:
-                break
-            n += 1
-            yield torch.tensor(batch)
-        if n == 0:
-            raise BadInput("the corpus is too small for one training batch after the validation batches; give more text or lower batch_size/val_batches")
+@contextlib.contextmanager
+def _stop_signals():
+    """Turn SIGINT/SIGTERM into a flag checked at the end of each step."""
+    flag = {"stop": False}
+
+    def handler(signum, frame):
+        flag["stop"] = True
+
+    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield flag
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
 
 
-def _maps(teacher_cfg, student_cfg, student_meta: dict) -> tuple[list[int], list[list[int]]]:
-    """Teacher hidden-state index for each student hidden state (0 = embeddings), and per student
-    layer the teacher heads its heads came from.
-
-    A student written by ``shrink`` records the teacher layers and heads it copied
-    (``layers_kept``, ``heads_kept``); otherwise layers are mapped uniformly and heads in order.
-    """
-    Lt, Ls, As = teacher_cfg.num_hidden_layers, student_cfg.num_hidden_layers, student_cfg.num_attention_heads
-    stats = student_meta.get("stats", {})
-    kept = stats.get("layers_kept")
-    if kept and len(kept) == Ls and max(kept) < Lt:
-        layer_map = [0] + [k + 1 for k in kept]
-    else:
-        layer_map = [round(j * Lt / Ls) for j in range(Ls + 1)]
-    heads = stats.get("heads_kept")
-    if heads and isinstance(heads[0], int):  # an older single list for every layer
-        heads = [heads] * Ls
-    if not heads or len(heads) != Ls or any(len(h) != As for h in heads):
-        heads = [list(range(As))] * Ls
-    if max(max(h) for h in heads) >= teacher_cfg.num_attention_heads:
-        raise BadInput(f"the student has more heads ({As}) than the teacher ({teacher_cfg.num_attention_heads}); attention distillation needs a head map")
-    return layer_map, heads
+def _load_student(path: str, s: DistillSettings):
+    model = load_saved_architecture(path)
+    if s.loss.needs_masking():
+        model = with_mlm_head(model)
+    elif mlm_head(model) is not None:  # kept as it is; DDP must not see parameters without gradients
+        for p in mlm_head(model).parameters():
+            p.requires_grad_(False)
+    for p in getattr(model.base_model, "pooler", None).parameters() if getattr(model.base_model, "pooler", None) is not None else []:
+        p.requires_grad_(False)
+    if s.dropout is not None:
+        for m in model.modules():
+            if isinstance(m, torch.nn.Dropout):
+                m.p = s.dropout
+    return model
 
 
-def distill(teacher_spec: str | Path, student_spec: str | Path, corpora: Sequence[str | Path], out: str | Path,
-            settings: DistillSettings | None = None, eval_texts: Iterable[str] | None = None,
-            overwrite: bool = False, progress: bool = True) -> Path:
+def _step_seed(seed: int, step: int) -> int:
+    return (seed * 1_000_003 + step) % (2**63)
+
+
+def distill(teacher_spec: str | Path | None, student_spec: str | Path, corpora: Sequence[str | Path], out: str | Path,
+            settings: DistillSettings | None = None, *, source_corpora: Sequence[str | Path] = (),
+            eval_texts: Iterable[str] | None = None, overwrite: bool = False, resume: bool = False,
+            progress: bool = True) -> Path:
     """Distil ``student_spec`` from ``teacher_spec`` on ``corpora`` and write the student to ``out``.
 
-    Loss per step = hidden_weight * mean over mapped layers of :func:`hidden_mse`
-    + attention_weight * mean over mapped layers of :func:`attention_kl`. AdamW with linear warmup
-    and linear decay; seeded. ``eval_texts`` (every evaluation sentence in use) decontaminates the
-    corpus: segments sharing an 8-word span with any of them are dropped.
+    Loss per step: the weighted sum of the switched-on terms of :class:`LossWeights` (see
+    :func:`~monoglot.distill.objective.combined_loss`). AdamW with linear warmup and decay; seeded.
+    ``source_corpora`` (BiStil) adds a second language: batches alternate between the languages
+    at ``settings.source_ratio``. ``eval_texts`` (every evaluation sentence in use) decontaminates
+    the corpora: segments sharing an 8-word span with any of them are dropped. ``teacher_spec=None``
+    trains the student alone (teacher adaptation by MLM).
+
+    Work directory ``<out>.work``: checkpoints, ``best.safetensors``, TensorBoard logs (copied to
+    ``out/runs`` at the end). ``resume=True`` continues from its newest checkpoint.
 
     Raises:
-        BadInput: teacher and student tokenizers differ, the corpus is missing/empty/too small,
-            an existing ``out``.
+        BadInput: tokenizers differ; a bad layer map; a loss that needs an MLM head or attention the
+            model lacks; a corpus too small for the validation slice or one batch; a batch size not
+            divisible by processes x accumulation; a checkpoint from another configuration; an
+            existing ``out``; checkpoints present without ``resume``. All before any training.
+        Interrupted: SIGINT/SIGTERM (after writing a checkpoint).
     """
+    from accelerate import Accelerator
+
     from ..corpus import CorpusStats
 
     s = settings or DistillSettings()
     check_new_output(out, overwrite)
-    torch.manual_seed(s.seed)
-    t_path, s_path = resolve_model(teacher_spec), resolve_model(student_spec)
+    out, work = Path(out), work_dir(out)
+    if teacher_spec is None and any(v > 0 for k, v in s.loss.model_dump().items() if k != "mlm"):
+        raise BadInput("without a teacher only the MLM loss can be trained; give a teacher or set the other loss weights to 0")
+    acc = Accelerator(mixed_precision=s.precision, log_with="tensorboard", project_dir=str(work))
+    world, rank = acc.num_processes, acc.process_index
+    if s.batch_size % (world * s.grad_accum):
+        raise BadInput(f"batch_size {s.batch_size} is not divisible by processes ({world}) x grad_accum ({s.grad_accum}); choose a multiple of {world * s.grad_accum}")
+    micro = s.batch_size // (world * s.grad_accum)
+
+    # ---- models: load and check everything before any compute
+    s_path = resolve_model(student_spec)
     tok = load_tokenizer(s_path)
-    if load_tokenizer(t_path).get_vocab() != tok.get_vocab():
-        raise BadInput("teacher and student tokenizers differ; shrink the student from the (trimmed) teacher so they share one vocabulary")
-    teacher = load_encoder(t_path)
-    student = load_encoder(s_path).train()
-    for p in teacher.parameters():
-        p.requires_grad_(False)
-    layer_map, heads = _maps(teacher.config, student.config, read_meta(s_path))
-    hs, ht = student.config.hidden_size, teacher.config.hidden_size
-    proj = torch.nn.Linear(hs, ht) if hs != ht else None
-    params = list(student.parameters()) + (list(proj.parameters()) if proj is not None else [])
+    teacher = None
+    if teacher_spec is not None:
+        t_path = resolve_model(teacher_spec)
+        if load_tokenizer(t_path).get_vocab() != tok.get_vocab():
+            raise BadInput("teacher and student tokenizers differ; shrink the student from the (trimmed) teacher so they share one vocabulary")
+        teacher = load_saved_architecture(t_path).to(acc.device)
+        for p in teacher.parameters():
+            p.requires_grad_(False)
+        check_model(teacher, "teacher", s)
+    student = _load_student(s_path, s)
+    check_model(student, "student", s)
+    t_cfg = teacher.config if teacher is not None else student.config
+    maps = build_maps(t_cfg, student.config, read_meta(s_path), s) if teacher is not None else Maps([], [], [])
+    if s.loss.relations > 0:
+        r = s.relation_heads or student.config.num_attention_heads
+        if t_cfg.hidden_size % r or student.config.hidden_size % r:
+            raise BadInput(f"relation_heads {r} must divide both hidden sizes ({t_cfg.hidden_size}, {student.config.hidden_size}); set relation_heads")
+
+    # ---- data
+    cstats = CorpusStats()
+    eval_list = list(eval_texts) if eval_texts is not None else None
+    langs = {"target": list(corpora), **({"source": list(source_corpora)} if source_corpora else {})}
+    streams, val = {}, {}
+    for name, cs in langs.items():
+        make = (lambda cs=cs: token_chunks(tok, cs, s.seq_len, s.text_column, eval_list, cstats))
+        val[name] = validation_slice(make, s.val_batches, s.batch_size, s.seq_len, name)
+        streams[name] = Stream(make, s.batch_size, reserved=s.val_batches * s.batch_size, name=name)
+        streams[name].peek()  # fails now if no training batch is left after the validation slice
+    mixer = Mixer(streams["target"], streams.get("source"), s.source_ratio)
+
+    # ---- projection, optimizer, schedule
+    torch.manual_seed(s.seed)
+    random.seed(s.seed)
+    basis, kind = load_basis(s_path)
+    hs, ht = student.config.hidden_size, t_cfg.hidden_size
+    fixed = None
+    if teacher is not None and hs != ht and s.hidden_projection == "pca":
+        if kind == "pca" and basis is not None:
+            fixed = basis
+        else:  # the teacher's states on the first training batch
+            from ..shrink.basis import hidden_states_sample, pca_basis
+
+            fixed = pca_basis(hidden_states_sample(teacher, [streams["target"].peek()]), hs)
+        fixed = fixed.to(acc.device)
+    dm = DistillModel(student, maps, s, ht, basis if s.hidden_projection == "learned" else None)
+    if s.trainable == "mlm_head":
+        freeze_all_but_head(student)
+    if s.grad_checkpointing:
+        student.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    params = [p for p in dm.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=s.lr, weight_decay=s.weight_decay)
     warm = max(1, int(s.warmup_ratio * s.steps))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: min((i + 1) / warm, max(0.0, (s.steps - i) / max(1, s.steps - warm))))
-    cstats = CorpusStats()
-    eval_texts = list(eval_texts) if eval_texts is not None else None
-    make = lambda: _chunks(tok, corpora, s.seq_len, s.text_column, eval_texts, cstats)  # noqa: E731
-    val = list(itertools.islice(make(), s.val_batches * s.batch_size))
-    if len(val) < s.val_batches * s.batch_size:
-        raise BadInput(f"the corpus gives only {len(val)} sequences of {s.seq_len} tokens, fewer than the {s.val_batches * s.batch_size} validation sequences; give more text")
-    val_batches = [torch.tensor(val[i:i + s.batch_size]) for i in range(0, len(val), s.batch_size)]
-    train = _batches(make, s.batch_size, skip=len(val))
 
-    att_pairs = [(j, t) for j, t in enumerate(layer_map) if j > 0]
-    if s.attention_layers == "last":
-        att_pairs = att_pairs[-1:]
-    tl, sl = teacher.encoder.layer, student.encoder.layer
-    ta, sa = teacher.config.num_attention_heads, student.config.num_attention_heads
+    # ---- resume or start
+    fingerprint = {"settings": settings_hash({k: v for k, v in s.model_dump().items() if k != "checkpoint_every"}),
+                   "teacher": str(teacher_spec), "student": str(student_spec),
+                   "corpora": settings_hash({k: [str(c) for c in v] for k, v in langs.items()}),
+                   "decontaminated": settings_hash(eval_list)}
+    found = ck.checkpoints(work)
+    run = {"step": 0, "history": [], "validations": [], "best": None, "bad_validations": 0, "tokens": 0, "seconds": 0.0}
+    if resume and found:
+        state, model_state, opt_state, rng = ck.load_checkpoint(found[-1], rank, fingerprint)
+        dm.load_state_dict(model_state)
+        opt.load_state_dict(opt_state)
+        sched.load_state_dict({**state["scheduler"], "lr_lambdas": [None]})
+        torch.set_rng_state(rng)
+        mixer.load_state(state["data"])
+        run = state["run"]
+        if acc.is_main_process:
+            console.print(f"  distill: resuming at step {run['step']} from {found[-1]}")
+    elif found:
+        raise BadInput(f"{work} holds checkpoints of an earlier run; pass --resume to continue it, or delete {work} to start over")
+    elif resume and acc.is_main_process:
+        console.print(f"  distill: no checkpoint in {work}; starting from step 0")
+    work.mkdir(parents=True, exist_ok=True)
 
-    def loss_fn(ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    dm, opt = acc.prepare(dm, opt)
+    raw = acc.unwrap_model(dm)
+    special = set(tok.all_special_ids)
+    masking = s.loss.needs_masking()
+    acc.init_trackers("runs")
+
+    def masked(ids: torch.Tensor, seed: int):
+        if not masking:
+            return ids
+        return mask_tokens(ids, torch.Generator().manual_seed(seed), tok.mask_token_id, len(tok), special, s.mask_prob)
+
+    def micro_loss(model, batch, denominator):
+        ids = batch.input_ids if masking else batch
+        pos = batch.positions.to(acc.device) if masking else None
+        ids = ids.to(acc.device)
+        with acc.autocast():
+            to = teacher_outputs(teacher, raw, ids, pos, fixed) if teacher is not None else None
+            so = model(ids, pos)
+            return combined_loss(so, to, raw, batch.labels.to(acc.device) if masking else None, denominator)
+
+    def val_loss() -> dict[str, float]:
+        dm.eval()
+        res = {}
         with torch.no_grad():
-            th = teacher(input_ids=ids, output_hidden_states=True).hidden_states
-            tatt = [attention_probs(tl[t - 1], th[t - 1], ta, heads[j - 1]) for j, t in att_pairs]
-        sh = student(input_ids=ids, output_hidden_states=True).hidden_states
-        lh = sum(hidden_mse(sh[j], th[t], proj) for j, t in enumerate(layer_map)) / len(layer_map)
-        la = sum(attention_kl(attention_probs(sl[j - 1], sh[j - 1], sa), tp) for (j, _), tp in zip(att_pairs, tatt)) / len(att_pairs)
-        return s.hidden_weight * lh + s.attention_weight * la, lh.detach(), la.detach()
+            for name, batches in val.items():
+                tot = 0.0
+                for i, b in enumerate(batches):
+                    mb = masked(b, _step_seed(s.seed, -1 - i))
+                    denom = max(1, len(mb.positions)) if masking else None
+                    tot += float(micro_loss(raw, mb, denom)[0])
+                res[name] = tot / len(batches)
+        dm.train()
+        return res
 
-    def val_loss() -> float:
-        student.eval()
-        with torch.no_grad():
-            v = sum(float(loss_fn(b)[0]) for b in val_batches) / len(val_batches)
-        student.train()
-        return v
+    def model_state() -> dict:
+        return acc.get_state_dict(dm)
 
-    v0 = val_loss()
-    history = []
-    t0 = time.perf_counter()
-    tokens = 0
-    with bar("distill", s.steps, enabled=progress) as advance:
-        for step in range(s.steps):
-            ids = next(train)
-            loss, lh, la = loss_fn(ids)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, s.max_grad_norm)
+    def checkpoint(step: int) -> Path:
+        state = {"fingerprint": fingerprint, "scheduler": {k: v for k, v in sched.state_dict().items() if k != "lr_lambdas"},
+                 "data": mixer.state(), "run": run}
+        return ck.save_checkpoint(work, step, acc, model_state() if acc.is_main_process or world > 1 else None, opt, state)
+
+    if not run["validations"]:
+        run["validations"].append({"step": 0, **val_loss()})
+    dm.train()
+    t_resume, seconds0, tok0 = time.perf_counter(), run["seconds"], run["tokens"]
+    stopped_early = False
+    with _stop_signals() as flag, bar("adapt" if teacher is None else "distill", s.steps, enabled=progress and acc.is_main_process) as advance:
+        advance(run["step"])
+        for step in range(run["step"], s.steps):
+            lang, ids = mixer.next(step)
+            batch = masked(ids, _step_seed(s.seed, step))
+            denom = max(1, len(batch.positions)) / (world * s.grad_accum) if masking else None
+            losses, parts = [], {}
+            for a in range(s.grad_accum):
+                lo = (a * world + rank) * micro
+                mb = shard(batch, lo, lo + micro)
+                sync = contextlib.nullcontext() if a == s.grad_accum - 1 else acc.no_sync(dm)
+                with sync:
+                    loss, terms = micro_loss(dm, mb, denom)
+                    acc.backward(loss / s.grad_accum)
+                losses.append(loss.detach())
+                for k, v in terms.items():
+                    parts[k] = parts.get(k, 0) + v / s.grad_accum
+            acc.clip_grad_norm_(params, s.max_grad_norm)
             opt.step()
             sched.step()
-            tokens += ids.numel()
+            opt.zero_grad(set_to_none=True)
+            loss = acc.reduce(torch.stack(losses).mean(), "mean") if world > 1 else torch.stack(losses).mean()
             if not math.isfinite(loss.item()):
-                raise RuntimeError(f"distillation diverged at step {step} (loss {float(loss)}); lower lr")
-            history.append({"step": step + 1, "loss": round(loss.item(), 5), "hidden": round(float(lh), 5), "attention": round(float(la), 5)})
-            dt = time.perf_counter() - t0
-            advance(loss=f"{loss.item():.4f}", tok_s=f"{tokens / dt:,.0f}")
-    seconds = time.perf_counter() - t0
-    v1 = val_loss()
-    with atomic_dir(out, overwrite=overwrite) as tmp:
-        student.eval().save_pretrained(tmp)
-        save_tokenizer(tok, tmp)
-        stats = {"val_loss_before": v0, "val_loss_after": v1, "train_loss_first": history[0]["loss"],
-                 "train_loss_last": history[-1]["loss"], "tokens": tokens, "seconds": round(seconds, 1),
-                 "tokens_per_second": round(tokens / seconds, 1), "layer_map": layer_map, "teacher_heads": heads,
-                 "corpus": cstats.as_dict(), "history": history}
-        write_meta(tmp, "distill", str(student_spec), {"teacher": str(teacher_spec), "corpora": [str(c) for c in corpora],
-                   "decontaminated": eval_texts is not None, **s.model_dump()}, stats)
-    return Path(out)
+                raise RuntimeError(f"distillation diverged at step {step + 1} (loss {loss.item()}); lower lr")
+            run["step"] = step + 1
+            run["tokens"] += ids.numel()
+            run["seconds"] = seconds0 + time.perf_counter() - t_resume
+            rec = {"step": step + 1, "lang": lang, "loss": round(loss.item(), 6), "lr": sched.get_last_lr()[0],
+                   **{k: round(float(v), 6) for k, v in parts.items()}}
+            run["history"].append(rec)
+            acc.log({f"train/{k}": v for k, v in rec.items() if k not in ("step", "lang")}, step=step + 1)
+            if s.val_every and (step + 1) % s.val_every == 0 and step + 1 < s.steps:
+                v = val_loss()
+                run["validations"].append({"step": step + 1, **v})
+                acc.log({f"val/{k}": x for k, x in v.items()}, step=step + 1)
+                score = sum(v.values()) / len(v)
+                if run["best"] is None or score < run["best"]["loss"]:
+                    run["best"], run["bad_validations"] = {"step": step + 1, "loss": score}, 0
+                    if s.keep_best:
+                        st = model_state()
+                        if acc.is_main_process:
+                            ck.save_best(work, st)
+                else:
+                    run["bad_validations"] += 1
+                    stopped_early = s.patience is not None and run["bad_validations"] >= s.patience
+            tok_s = (run["tokens"] - tok0) / max(1e-9, time.perf_counter() - t_resume)
+            advance(loss=f"{loss.item():.4f}", tok_s=f"{tok_s:,.0f}")
+            stop = torch.tensor(float(flag["stop"]), device=acc.device)
+            if world > 1:
+                stop = acc.reduce(stop, "sum")
+            if stop.item() > 0:
+                path = checkpoint(step + 1)
+                raise Interrupted(f"interrupted at step {step + 1} of {s.steps}; checkpoint written to {path}; continue with --resume")
+            if s.checkpoint_every and (step + 1) % s.checkpoint_every == 0 and step + 1 < s.steps:
+                checkpoint(step + 1)
+            if stopped_early:
+                break
+
+    final = val_loss()
+    run["validations"].append({"step": run["step"], **final})
+    acc.log({f"val/{k}": x for k, x in final.items()}, step=run["step"])
+    score = sum(final.values()) / len(final)
+    chosen = run["step"]
+    if s.keep_best and run["best"] is not None and run["best"]["loss"] < score and (work / "best.safetensors").is_file():
+        from safetensors.torch import load_file
+
+        raw.load_state_dict(load_file(str(work / "best.safetensors")))
+        chosen = run["best"]["step"]
+    acc.end_training()
+    if acc.is_main_process:
+        h = run["history"]
+        with atomic_dir(out, overwrite=overwrite) as tmp:
+            raw.student.eval().save_pretrained(tmp)
+            save_tokenizer(tok, tmp)
+            if (work / "runs").is_dir():
+                shutil.copytree(work / "runs", tmp / "runs")
+            stats = {"val_loss_before": run["validations"][0], "val_loss_after": final, "chosen_step": chosen,
+                     "stopped_early": stopped_early, "steps_run": run["step"],
+                     "train_loss_first": h[0]["loss"], "train_loss_last": h[-1]["loss"], "tokens": run["tokens"],
+                     "seconds": round(run["seconds"], 1), "tokens_per_second": round(run["tokens"] / max(run["seconds"], 1e-9), 1),
+                     "processes": world, "layer_map": maps.hidden, "teacher_heads": maps.heads,
+                     "corpus": cstats.as_dict(), "validations": run["validations"], "history": h}
+            write_meta(tmp, "distill" if teacher is not None else "adapt", str(student_spec),
+                       {"teacher": str(teacher_spec), "corpora": [str(c) for c in corpora],
+                        "source_corpora": [str(c) for c in source_corpora], "decontaminated": eval_list is not None,
+                        **s.model_dump()}, stats)
+        shutil.rmtree(work, ignore_errors=True)
+    acc.wait_for_everyone()
+    return out

@@ -47,6 +47,27 @@ def measure_steps(model, plan: ShrinkPlan, measure: dict | None) -> list[dict]:
     return rows
 
 
+def save_projection(plan: ShrinkPlan, hidden_size: int, out: Path) -> None:
+    """Save the ``(H, H')`` map from the teacher's hidden space to the student's (the basis, or a
+    column selection of the kept dimensions) as ``hidden_projection.safetensors``, when ``H' < H``.
+
+    Distillation starts its learned projection from it, or uses it as the fixed PCA projection.
+    """
+    import torch
+    from safetensors.torch import save_file
+
+    from ..distill.objective import PROJECTION_FILE
+
+    if plan.hidden_size == hidden_size:
+        return
+    if plan.basis is not None:
+        P = plan.basis
+    else:
+        P = torch.zeros(hidden_size, plan.hidden_size)
+        P[torch.as_tensor(plan.hidden), torch.arange(plan.hidden_size)] = 1.0
+    save_file({"projection": P.float().contiguous()}, str(Path(out) / PROJECTION_FILE))
+
+
 def shrink_to_dir(model_spec: str | Path, out: str | Path, settings: ShrinkSettings | None = None, *,
                   corpora: Sequence[str | Path] = (), text_column: str = "text", eval_texts: Iterable[str] | None = None,
                   measure: dict | None = None, overwrite: bool = False, progress: bool = True, **overrides) -> Path:
@@ -71,6 +92,7 @@ def shrink_to_dir(model_spec: str | Path, out: str | Path, settings: ShrinkSetti
         student = shrink_model(model, plan)
         student.save_pretrained(tmp)
         save_tokenizer(tok, tmp)
+        save_projection(plan, model.config.hidden_size, tmp)
         cfg = model.config
         stats = {"teacher_shape": [cfg.num_hidden_layers, cfg.hidden_size, cfg.num_attention_heads, cfg.intermediate_size],
                  "student_shape": plan.shape(), "layers_kept": plan.layers, "heads_kept": plan.heads,

@@ -1,0 +1,155 @@
+"""Training batches: deterministic, resumable token streams, bilingual mixing, MLM masking.
+
+Every process draws the same global batch and takes its own slice of it, so a run on W processes
+sees exactly the sequences (and masks) of a run on one process, and a resumed run continues with
+the batch it would have seen (the position is a count of batches per language).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Sequence
+
+import torch
+
+from ..errors import BadInput
+
+
+def token_chunks(tokenizer, corpora: Sequence[str | Path], seq_len: int, text_column: str,
+                 eval_texts: list[str] | None, stats) -> Iterator[list[int]]:
+    """Chunks of ``seq_len`` token ids (special tokens included) from the decontaminated segments of ``corpora``."""
+    from ..corpus import Decontaminator, iter_documents, iter_segments, iter_token_chunks
+
+    segs = (s for c in corpora for s in iter_segments(iter_documents(c, text_column=text_column, stats=stats), stats=stats))
+    if eval_texts is not None:
+        segs = Decontaminator(eval_texts).filter(segs, stats=stats)
+    return iter_token_chunks(tokenizer, segs, seq_len=seq_len)
+
+
+@dataclass
+class Stream:
+    """Endless global batches ``(batch_size, seq_len)`` of one language, cycling over its corpus.
+
+    The first ``reserved`` chunks are the validation slice and never trained on.
+    ``position`` counts the batches taken (saved in checkpoints).
+    """
+
+    make_chunks: Callable[[], Iterator[list[int]]]
+    batch_size: int
+    reserved: int
+    name: str
+    position: int = 0
+    _it: Iterator[torch.Tensor] | None = field(default=None, repr=False)
+
+    def _batches(self) -> Iterator[torch.Tensor]:
+        while True:
+            it = itertools.islice(self.make_chunks(), self.reserved, None)
+            n = 0
+            while len(batch := list(itertools.islice(it, self.batch_size))) == self.batch_size:
+                n += 1
+                yield torch.tensor(batch)
+            if n == 0:
+                raise BadInput(f"the {self.name} corpus is too small for one training batch of {self.batch_size} sequences after the validation slice; give more text or lower batch_size/val_batches")
+
+    def peek(self) -> torch.Tensor:
+        """The first training batch, without moving the position.
+
+        Raises:
+            BadInput: no training batch is left after the validation slice.
+        """
+        return next(self._batches())
+
+    def next(self) -> torch.Tensor:
+        if self._it is None:
+            self._it = self._batches()
+            for _ in range(self.position):
+                next(self._it)
+        self.position += 1
+        return next(self._it)
+
+
+def validation_slice(make_chunks: Callable[[], Iterator[list[int]]], batches: int, batch_size: int,
+                     seq_len: int, name: str) -> list[torch.Tensor]:
+    """The first ``batches * batch_size`` chunks as batches ``(batch_size, seq_len)``.
+
+    Raises:
+        BadInput: the corpus gives fewer chunks.
+    """
+    want = batches * batch_size
+    val = list(itertools.islice(make_chunks(), want))
+    if len(val) < want:
+        raise BadInput(f"the {name} corpus gives only {len(val)} sequences of {seq_len} tokens, fewer than the {want} validation sequences; give more text or lower val_batches/batch_size")
+    return [torch.tensor(val[i:i + batch_size]) for i in range(0, want, batch_size)]
+
+
+class Mixer:
+    """Alternates batches between languages (BiStil, Ansell et al. 2023, sec. 3.2).
+
+    With ``source_ratio`` r, step ``i`` takes a source batch when ``floor((i+1) r) > floor(i r)``;
+    r = 0.5 alternates one to one, so each language gets the same number of batches however
+    different the corpus sizes (the smaller corpus is cycled over more often).
+    """
+
+    def __init__(self, target: Stream, source: Stream | None = None, source_ratio: float = 0.5):
+        self.target, self.source, self.ratio = target, source, source_ratio
+
+    def language(self, step: int) -> str:
+        if self.source is None:
+            return "target"
+        return "source" if int((step + 1) * self.ratio) > int(step * self.ratio) else "target"
+
+    def next(self, step: int) -> tuple[str, torch.Tensor]:
+        lang = self.language(step)
+        return lang, (self.source if lang == "source" else self.target).next()
+
+    def state(self) -> dict[str, int]:
+        return {"target": self.target.position, **({"source": self.source.position} if self.source else {})}
+
+    def load_state(self, state: dict[str, int]) -> None:
+        self.target.position = state["target"]
+        if self.source is not None:
+            self.source.position = state.get("source", 0)
+
+
+@dataclass
+class Masked:
+    """A masked batch: ``input_ids`` ``(B, N)``, ``positions`` ``(M,)`` flat indices into ``B*N``
+    of the masked tokens, ``labels`` ``(M,)`` their original ids."""
+
+    input_ids: torch.Tensor
+    positions: torch.Tensor
+    labels: torch.Tensor
+
+
+def mask_tokens(ids: torch.Tensor, generator: torch.Generator, mask_id: int, vocab_size: int,
+                special_ids: Iterable[int], prob: float = 0.15) -> Masked:
+    """BERT masking (Devlin et al. 2019, sec. 3.1): each non-special token is chosen with
+    probability ``prob``; a chosen token becomes ``mask_id`` (80%), a random id (10%), or stays (10%).
+
+    Args:
+        ids: ``(B, N)`` token ids.
+        generator: a seeded CPU generator (the caller seeds it per step, so masks are reproducible
+            on any number of processes and after a resume).
+    """
+    special = torch.tensor(sorted(set(special_ids)), dtype=ids.dtype)
+    u = torch.rand(ids.shape, generator=generator)
+    chosen = (u < prob) & ~torch.isin(ids, special)
+    r = torch.rand(ids.shape, generator=generator)
+    rand_ids = torch.randint(vocab_size, ids.shape, generator=generator, dtype=ids.dtype)
+    out = ids.clone()
+    out[chosen & (r < 0.8)] = mask_id
+    swap = chosen & (r >= 0.8) & (r < 0.9)
+    out[swap] = rand_ids[swap]
+    pos = chosen.flatten().nonzero().squeeze(1)
+    return Masked(out, pos, ids.flatten()[pos])
+
+
+def shard(batch: Masked | torch.Tensor, start: int, stop: int):
+    """Rows ``start:stop`` of a global batch (a :class:`Masked` keeps only its positions in those rows, re-based)."""
+    if isinstance(batch, torch.Tensor):
+        return batch[start:stop]
+    n = batch.input_ids.shape[1]
+    keep = (batch.positions >= start * n) & (batch.positions < stop * n)
+    return Masked(batch.input_ids[start:stop], batch.positions[keep] - start * n, batch.labels[keep])

@@ -1,0 +1,206 @@
+"""What is matched to what: layer and head maps, projections, and the combined loss.
+
+:class:`DistillModel` wraps the student and its trainable projection in one module, so that
+Accelerate can wrap it whole (DDP/FSDP see every trained parameter used in ``forward``).
+:func:`encoder_outputs` computes, for teacher and student alike, only what the switched-on losses
+need: the mapped hidden states, attention probabilities of the distilled layers, Q/K/V of the
+relation layer, and MLM logits at the masked positions only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ..errors import BadInput
+from . import losses as L
+from .settings import DistillSettings
+
+PROJECTION_FILE = "hidden_projection.safetensors"
+
+
+@dataclass
+class Maps:
+    """``hidden[j]``: teacher hidden-state index matched by student hidden state ``j`` (0 = the
+    embeddings' output, ``j`` = layer j's output); ``heads[j-1]``: the teacher heads matched by
+    student layer ``j``'s heads; ``attention``: student layers (1-based) whose attention is distilled."""
+
+    hidden: list[int]
+    heads: list[list[int]]
+    attention: list[int]
+
+    @property
+    def last(self) -> int:
+        return len(self.hidden) - 1
+
+
+def build_maps(teacher_cfg, student_cfg, student_meta: dict, s: DistillSettings) -> Maps:
+    """The layer and head maps: ``s.layer_map`` if given, else the teacher layers the student was
+    copied from (``shrink`` records ``layers_kept``/``heads_kept``), else a uniform map.
+
+    Raises:
+        BadInput: a layer map of the wrong length or pointing at layers the teacher lacks; attention
+            distillation with more student heads than teacher heads and no head map.
+    """
+    Lt, Ls, As = teacher_cfg.num_hidden_layers, student_cfg.num_hidden_layers, student_cfg.num_attention_heads
+    stats = student_meta.get("stats", {})
+    kept = stats.get("layers_kept")
+    if s.layer_map is not None:
+        if len(s.layer_map) != Ls:
+            raise BadInput(f"layer_map has {len(s.layer_map)} entries but the student has {Ls} layers; give one teacher layer (1..{Lt}) per student layer")
+        bad = [t for t in s.layer_map if not 1 <= t <= Lt]
+        if bad:
+            raise BadInput(f"layer_map points at teacher layer(s) {bad} that do not exist; the teacher has layers 1..{Lt}")
+        hidden = [0] + list(s.layer_map)
+    elif kept and len(kept) == Ls and max(kept) < Lt:
+        hidden = [0] + [k + 1 for k in kept]
+    else:
+        hidden = [round(j * Lt / Ls) for j in range(Ls + 1)]
+    heads = stats.get("heads_kept")
+    if heads and isinstance(heads[0], int):  # an older single list for every layer
+        heads = [heads] * Ls
+    custom = s.layer_map is not None and hidden[1:] != [k + 1 for k in (kept or [])]
+    if custom or not heads or len(heads) != Ls or any(len(h) != As for h in heads):
+        heads = [list(range(As))] * Ls
+    if s.loss.attention > 0 and As > teacher_cfg.num_attention_heads:
+        raise BadInput(f"the student has more heads ({As}) than the teacher ({teacher_cfg.num_attention_heads}); attention distillation needs a head map: use the relations loss (MiniLMv2) instead")
+    attention = list(range(1, Ls + 1)) if s.attention_layers == "all" else [Ls]
+    return Maps(hidden, heads, attention if s.loss.attention > 0 else [])
+
+
+def mlm_head(model) -> torch.nn.Module | None:
+    """The MLM head of a ``*ForMaskedLM`` model (maps ``(..., H)`` hidden states to ``(..., V)`` logits), else None."""
+    return getattr(model, "cls", None) or getattr(model, "lm_head", None)
+
+
+def check_model(model, role: str, s: DistillSettings) -> None:
+    """Raise :class:`BadInput` if ``model`` lacks what the switched-on losses need.
+
+    Raises:
+        BadInput: a logit loss with a teacher that has no MLM head; an attention or relation loss
+            with a model whose layers have no ``attention.self.query/key/value``.
+    """
+    if role == "teacher" and s.loss.logits > 0 and mlm_head(model) is None:
+        raise BadInput("logit distillation needs a teacher with an MLM head, and this teacher has none; run `monoglot adapt` on it first (trains an MLM head on the frozen body)")
+    if s.loss.attention > 0 or s.loss.relations > 0:
+        layer = model.base_model.encoder.layer[0]
+        if not all(hasattr(getattr(layer, "attention", None) and layer.attention.self, n) for n in ("query", "key", "value")):
+            raise BadInput(f"the attention and relation losses need BERT/XLM-R style self-attention (query/key/value), which the {role} lacks; set their weights to 0")
+
+
+def encoder_outputs(model, input_ids: torch.Tensor, positions: torch.Tensor | None, hidden: list[int],
+                    attention: list[tuple[int, list[int] | None]], relation_layer: int | None) -> dict:
+    """Run ``model`` and return what the losses need.
+
+    Args:
+        input_ids: ``(B, N)``.
+        positions: ``(M,)`` flat indices of masked tokens, or None (no logits).
+        hidden: hidden-state indices to return.
+        attention: ``(layer (1-based), heads or None)`` pairs whose attention probabilities to return.
+        relation_layer: a layer (1-based) whose Q, K, V to return, or None.
+
+    Returns:
+        ``{"hidden": [(B, N, H)], "attention": [(B, h, N, N)], "qkv": [3 x (B, N, H)], "logits": (M, V) | None}``.
+    """
+    base = model.base_model
+    hs = base(input_ids=input_ids, output_hidden_states=True).hidden_states
+    layers, nh = base.encoder.layer, base.config.num_attention_heads
+    out = {"hidden": [hs[i] for i in hidden],
+           "attention": [L.attention_probs(layers[j - 1], hs[j - 1], nh, h) for j, h in attention],
+           "qkv": L.qkv(layers[relation_layer - 1], hs[relation_layer - 1]) if relation_layer else [],
+           "logits": None}
+    if positions is not None:
+        out["logits"] = mlm_head(model)(hs[-1].flatten(0, 1).index_select(0, positions))
+    return out
+
+
+class DistillModel(torch.nn.Module):
+    """The student plus the learned hidden-state projection (``H_s -> H_t``) where sizes differ.
+
+    ``forward(input_ids, positions)`` returns the student's :func:`encoder_outputs`.
+    """
+
+    def __init__(self, student, maps: Maps, s: DistillSettings, teacher_hidden: int, basis: torch.Tensor | None):
+        super().__init__()
+        self.student, self.maps, self.s = student, maps, s
+        hs = student.config.hidden_size
+        self.proj = None
+        if hs != teacher_hidden and s.hidden_projection == "learned" and (s.loss.hidden > 0 or s.loss.cosine > 0):
+            self.proj = torch.nn.Linear(hs, teacher_hidden)
+            if basis is not None:  # start from the shrink basis: student states map back exactly at step 0
+                with torch.no_grad():
+                    self.proj.weight.copy_(basis)
+                    self.proj.bias.zero_()
+
+    def hidden_indices(self) -> list[int]:
+        if self.s.loss.hidden > 0:
+            return list(range(len(self.maps.hidden)))
+        return [self.maps.last] if self.s.loss.cosine > 0 else []
+
+    def forward(self, input_ids: torch.Tensor, positions: torch.Tensor | None = None) -> dict:
+        rel = self.maps.last if self.s.loss.relations > 0 else None
+        return encoder_outputs(self.student, input_ids, positions, self.hidden_indices(),
+                               [(j, None) for j in self.maps.attention], rel)
+
+
+def teacher_outputs(teacher, dm: DistillModel, input_ids: torch.Tensor, positions: torch.Tensor | None,
+                    basis: torch.Tensor | None) -> dict:
+    """The teacher's targets for ``dm``'s student, under ``torch.inference_mode``.
+
+    With the fixed PCA projection, teacher hidden states come back projected onto ``basis``
+    ``(H_t, H_s)``. Outputs are cloned out of inference mode so that losses may save them for backward.
+    """
+    m = dm.maps
+    idx = [m.hidden[j] for j in dm.hidden_indices()]
+    att = [(m.hidden[j], m.heads[j - 1]) for j in m.attention]
+    rel = m.hidden[m.last] if dm.s.loss.relations > 0 else None
+    with torch.inference_mode():
+        out = encoder_outputs(teacher, input_ids, positions, idx, att, rel)
+        if basis is not None:
+            out["hidden"] = [h @ basis for h in out["hidden"]]
+    return {k: ([t.clone() for t in v] if isinstance(v, list) else (v.clone() if v is not None else None))
+            for k, v in out.items()}
+
+
+def combined_loss(so: dict, to: dict, dm: DistillModel, labels: torch.Tensor | None,
+                  denominator: float | None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """The weighted sum of the switched-on losses and each term (detached), for one micro-batch.
+
+    ``denominator``: the masked-position count that the logit and MLM sums are divided by (see
+    :mod:`.losses`); the loop passes ``global masked count / (processes * accumulation steps)``.
+    """
+    s, w, proj = dm.s, dm.s.loss, dm.proj
+    terms: dict[str, torch.Tensor] = {}
+    if w.hidden > 0:
+        terms["hidden"] = sum(L.hidden_mse(a, b, proj) for a, b in zip(so["hidden"], to["hidden"])) / len(so["hidden"])
+    if w.cosine > 0:
+        terms["cosine"] = L.hidden_cosine(so["hidden"][-1], to["hidden"][-1], proj)
+    if w.attention > 0:
+        f = L.attention_kl if s.attention_loss == "kl" else L.attention_mse
+        terms["attention"] = sum(f(a, b) for a, b in zip(so["attention"], to["attention"])) / len(so["attention"])
+    if w.relations > 0:
+        r = s.relation_heads or dm.student.config.num_attention_heads
+        terms["relations"] = sum(L.relation_kl(a, b, r) for a, b in zip(so["qkv"], to["qkv"])) / 3
+    if w.logits > 0:
+        terms["logits"] = (L.logit_kl(so["logits"], to["logits"], s.temperature, denominator) if s.logit_loss == "kl"
+                           else L.logit_mse(so["logits"], to["logits"], denominator))
+    if w.mlm > 0:
+        terms["mlm"] = L.mlm_loss(so["logits"], labels, denominator)
+    total = sum(getattr(w, k) * v for k, v in terms.items())
+    return total, {k: v.detach() for k, v in terms.items()}
+
+
+def load_basis(student_dir: str | Path) -> tuple[torch.Tensor | None, str | None]:
+    """The ``(H_t, H_s)`` projection that ``shrink`` saved with a student narrower than its
+    teacher, and how it was made (``pca``, ``svd``, ``importance``, ...); ``(None, None)`` if none."""
+    from safetensors.torch import load_file
+
+    f = Path(student_dir) / PROJECTION_FILE
+    if not f.is_file():
+        return None, None
+    from ..artifacts import read_meta
+
+    kind = read_meta(student_dir).get("settings", {}).get("hidden_strategy")
+    return load_file(str(f))["projection"], kind

@@ -1,0 +1,66 @@
+"""Distillation settings as data (a recipe's ``[distill]`` table or ``monoglot distill`` options)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class LossWeights(BaseModel):
+    """Weight of each loss term; 0 switches a term off (and skips its compute).
+
+    See :mod:`monoglot.distill.losses` for each term's definition and source.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    logits: float = Field(0.0, ge=0, description="MLM-logit distillation at masked positions (needs MLM heads: run `monoglot adapt` on a headless teacher)")
+    hidden: float = Field(1.0, ge=0, description="hidden-state MSE over the layer map (TinyBERT, BiStil)")
+    attention: float = Field(1.0, ge=0, description="attention-distribution loss (TinyBERT, MiniLM)")
+    relations: float = Field(0.0, ge=0, description="MiniLMv2 Q-Q, K-K, V-V self-attention relations")
+    cosine: float = Field(0.0, ge=0, description="cosine loss on the last hidden states (DistilBERT)")
+    mlm: float = Field(0.0, ge=0, description="the student's own MLM loss (needs an MLM head; one is added if missing)")
+
+    def needs_masking(self) -> bool:
+        return self.logits > 0 or self.mlm > 0
+
+
+class DistillSettings(BaseModel):
+    """Settings of general distillation (units: optimizer steps, sequences, tokens)."""
+
+    model_config = ConfigDict(extra="forbid")
+    steps: int = Field(300, ge=1, description="optimizer steps")
+    batch_size: int = Field(16, ge=1, description="sequences per optimizer step, over all processes and accumulation steps")
+    grad_accum: int = Field(1, ge=1, description="micro-batches per optimizer step (per process)")
+    seq_len: int = Field(128, ge=8, description="tokens per training sequence, special tokens included")
+    lr: float = Field(3e-4, gt=0)
+    warmup_ratio: float = Field(0.1, ge=0, le=1)
+    weight_decay: float = Field(0.01, ge=0)
+    max_grad_norm: float = Field(1.0, gt=0)
+    seed: int = 42
+    loss: LossWeights = Field(default_factory=LossWeights)
+    logit_loss: Literal["mse", "kl"] = Field("mse", description="mse (Gurgurov et al. found it better) or kl with temperature")
+    temperature: float = Field(2.0, gt=0, description="softmax temperature of the logit KL (times T^2)")
+    mask_prob: float = Field(0.15, gt=0, lt=1, description="fraction of tokens masked (80% [MASK], 10% random, 10% kept) when a logit or MLM loss is on")
+    layer_map: list[int] | None = Field(None, description="teacher layer (1-based) matched by each student layer; default: the layers shrink copied, else uniform")
+    hidden_projection: Literal["learned", "pca"] = Field("learned", description="where hidden sizes differ: a learned linear map student->teacher (TinyBERT), or the teacher's states projected onto a fixed PCA basis (BiStil)")
+    attention_layers: Literal["last", "all"] = Field("last", description="student layers whose attention is distilled: last (MiniLM) or all (TinyBERT)")
+    attention_loss: Literal["kl", "mse"] = "kl"
+    relation_heads: int | None = Field(None, ge=1, description="MiniLMv2 relation heads (default: the teacher's head count)")
+    dropout: float | None = Field(None, ge=0, lt=1, description="student dropout during distillation (default: the model's own)")
+    trainable: Literal["all", "mlm_head"] = Field("all", description="parameters trained: all, or only the MLM head (teacher adaptation on a frozen body)")
+    precision: Literal["no", "bf16", "fp16"] = Field("no", description="mixed precision (Accelerate); bf16 needs hardware support")
+    grad_checkpointing: bool = Field(False, description="recompute the student's activations in the backward pass to save memory")
+    source_ratio: float = Field(0.5, gt=0, lt=1, description="bilingual (BiStil): fraction of batches from the source corpora; 0.5 alternates one to one")
+    val_batches: int = Field(4, ge=1, description="held-out batches (per language) for the validation loss")
+    val_every: int = Field(0, ge=0, description="validate every N steps (0: only before and after)")
+    keep_best: bool = Field(True, description="write the student of the best validation loss, not the last")
+    patience: int | None = Field(None, ge=1, description="early stopping: stop after this many validations without improvement")
+    checkpoint_every: int = Field(100, ge=0, description="write a resumable checkpoint every N steps (0: only when interrupted)")
+    text_column: str = "text"
+
+    @model_validator(mode="after")
+    def _some_loss(self) -> "DistillSettings":
+        if not any(v > 0 for v in self.loss.model_dump().values()):
+            raise ValueError("every loss weight is 0; switch on at least one loss")
+        return self
