@@ -109,7 +109,12 @@ def distill(teacher_spec: str | Path | None, student_spec: str | Path, corpora: 
     out, work = Path(out), work_dir(out)
     if teacher_spec is None and any(v > 0 for k, v in s.loss.model_dump().items() if k != "mlm"):
         raise BadInput("without a teacher only the MLM loss can be trained; give a teacher or set the other loss weights to 0")
-    acc = Accelerator(mixed_precision=s.precision, log_with="tensorboard", project_dir=str(work))
+    from accelerate.state import AcceleratorState
+
+    AcceleratorState._reset_state()  # a run in the same process (pipeline, two steps) may use other precision
+    # without a GPU, processes started by torchrun / accelerate launch form a gloo group on the CPU
+    acc = Accelerator(mixed_precision=s.precision, log_with="tensorboard", project_dir=str(work),
+                      cpu=not torch.cuda.is_available())
     world, rank = acc.num_processes, acc.process_index
     if s.batch_size % (world * s.grad_accum):
         raise BadInput(f"batch_size {s.batch_size} is not divisible by processes ({world}) x grad_accum ({s.grad_accum}); choose a multiple of {world * s.grad_accum}")
@@ -166,7 +171,10 @@ def distill(teacher_spec: str | Path | None, student_spec: str | Path, corpora: 
     if s.trainable == "mlm_head":
         freeze_all_but_head(student)
     if s.grad_checkpointing:
-        student.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        if hasattr(student, "activation_checkpointing_enable"):  # transformers 5
+            student.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+        else:
+            student.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     params = [p for p in dm.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=s.lr, weight_decay=s.weight_decay)
     warm = max(1, int(s.warmup_ratio * s.steps))
@@ -237,8 +245,14 @@ def distill(teacher_spec: str | Path | None, student_spec: str | Path, corpora: 
                  "data": mixer.state(), "run": run}
         return ck.save_checkpoint(work, step, acc, model_state() if acc.is_main_process or world > 1 else None, opt, state)
 
-    if not run["validations"]:
-        run["validations"].append({"step": 0, **val_loss()})
+    if not run["validations"]:  # the initial student is the first candidate for the best
+        v0 = val_loss()
+        run["validations"].append({"step": 0, **v0})
+        run["best"] = {"step": 0, "loss": sum(v0.values()) / len(v0)}
+        if s.keep_best and s.val_every:
+            st = model_state()
+            if acc.is_main_process:
+                ck.save_best(work, st)
     dm.train()
     t_resume, seconds0, tok0 = time.perf_counter(), run["seconds"], run["tokens"]
     stopped_early = False
@@ -258,12 +272,15 @@ def distill(teacher_spec: str | Path | None, student_spec: str | Path, corpora: 
                     acc.backward(loss / s.grad_accum)
                 losses.append(loss.detach())
                 for k, v in terms.items():
-                    parts[k] = parts.get(k, 0) + v / s.grad_accum
+                    parts[k] = parts.get(k, 0) + v.float() / s.grad_accum
             acc.clip_grad_norm_(params, s.max_grad_norm)
             opt.step()
             sched.step()
             opt.zero_grad(set_to_none=True)
-            loss = acc.reduce(torch.stack(losses).mean(), "mean") if world > 1 else torch.stack(losses).mean()
+            loss = torch.stack([torch.stack(losses).mean(), *parts.values()])
+            if world > 1:  # the global batch's mean of each term
+                loss = acc.reduce(loss, "mean")
+            loss, parts = loss[0], dict(zip(parts, loss[1:]))
             if not math.isfinite(loss.item()):
                 raise RuntimeError(f"distillation diverged at step {step + 1} (loss {loss.item()}); lower lr")
             run["step"] = step + 1
@@ -278,7 +295,7 @@ def distill(teacher_spec: str | Path | None, student_spec: str | Path, corpora: 
                 run["validations"].append({"step": step + 1, **v})
                 acc.log({f"val/{k}": x for k, x in v.items()}, step=step + 1)
                 score = sum(v.values()) / len(v)
-                if run["best"] is None or score < run["best"]["loss"]:
+                if score < run["best"]["loss"]:
                     run["best"], run["bad_validations"] = {"step": step + 1, "loss": score}, 0
                     if s.keep_best:
                         st = model_state()
@@ -305,12 +322,11 @@ def distill(teacher_spec: str | Path | None, student_spec: str | Path, corpora: 
     acc.log({f"val/{k}": x for k, x in final.items()}, step=run["step"])
     score = sum(final.values()) / len(final)
     chosen = run["step"]
-    if s.keep_best and run["best"] is not None and run["best"]["loss"] < score and (work / "best.safetensors").is_file():
+    if s.keep_best and s.val_every and run["best"]["loss"] < score:
         from safetensors.torch import load_file
 
         raw.load_state_dict(load_file(str(work / "best.safetensors")))
         chosen = run["best"]["step"]
-    acc.end_training()
     if acc.is_main_process:
         h = run["history"]
         with atomic_dir(out, overwrite=overwrite) as tmp:
@@ -328,6 +344,8 @@ def distill(teacher_spec: str | Path | None, student_spec: str | Path, corpora: 
                        {"teacher": str(teacher_spec), "corpora": [str(c) for c in corpora],
                         "source_corpora": [str(c) for c in source_corpora], "decontaminated": eval_list is not None,
                         **s.model_dump()}, stats)
-        shutil.rmtree(work, ignore_errors=True)
     acc.wait_for_everyone()
+    acc.end_training()
+    if acc.is_main_process:
+        shutil.rmtree(work, ignore_errors=True)
     return out
