@@ -16,7 +16,7 @@ from .measure import count_parameters, cpu_throughput, weights_bytes
 from .progress import console
 from .recipe import Recipe
 
-METRIC_LABELS = {"accuracy": "acc", "macro_f1": "macro-F1", "upos_accuracy": "UPOS acc"}
+METRIC_LABELS = {"accuracy": "acc", "macro_f1": "macro-F1", "upos_accuracy": "UPOS acc", "entity_f1": "entity F1"}
 
 
 def _versions() -> dict[str, str]:
@@ -32,8 +32,10 @@ def _task_columns(results: dict[str, dict[str, dict]]) -> list[tuple[str, str]]:
     cols: list[tuple[str, str]] = []
     for per_task in results.values():
         for task, res in per_task.items():
-            names = ["upos_accuracy"] if res["kind"] == "token" and "upos_accuracy" in res["metrics"] else \
-                ["accuracy"] if res["kind"] == "token" else ["accuracy", "macro_f1"]
+            if res["kind"] != "token":
+                names = ["accuracy", "macro_f1"]
+            else:  # NER: entity F1; POS: UPOS accuracy
+                names = [next((m for m in ("entity_f1", "upos_accuracy") if m in res["metrics"]), "accuracy")]
             for m in names:
                 if (task, m) not in cols:
                     cols.append((task, m))

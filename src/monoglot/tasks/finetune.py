@@ -2,7 +2,9 @@
 
 Recipe: a fresh classification head (seeded), AdamW with linear warmup/decay, length-bucketed
 batches with dynamic padding, the word-embedding matrix frozen by default, the best epoch chosen
-on the DEV split (macro-F1 for sequence tasks, accuracy for token tasks), that state scored on TEST.
+on the DEV split by the task's primary metric (:attr:`TaskData.metric`: macro-F1 for sequence tasks,
+entity F1 for BIO-tagged token tasks such as NER, accuracy for other token tasks), that state
+scored on TEST.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import BadInput
-from .metrics import accuracy, macro_f1, token_accuracy
+from .metrics import accuracy, entity_scores, macro_f1, token_accuracy
 from .readers import TaskData, load_task
 
 ROBERTA_LIKE = {"roberta", "xlm-roberta", "camembert", "xlm-roberta-xl"}
@@ -137,8 +139,16 @@ def predict(model, data: Encoded, pad_id: int, batch_size: int, token: bool) -> 
 
 
 def score(task: TaskData, split: str, preds: list) -> dict[str, float]:
-    """Metrics of ``preds`` (class ids, as from :func:`predict`) against ``task.splits[split]``:
-    ``accuracy`` and ``macro_f1`` (sequence) or ``accuracy`` and ``upos_accuracy`` (token)."""
+    """Metrics of ``preds`` (class ids, as from :func:`predict`) against ``task.splits[split]``,
+    fractions in [0, 1], always including ``task.metric`` (the primary one):
+
+    - sequence tasks: ``accuracy``, ``macro_f1``;
+    - entity tasks (``task.metric == "entity_f1"``, BIO tags): ``entity_f1``, ``entity_precision``,
+      ``entity_recall`` (seqeval) and word ``accuracy``;
+    - other token tasks: ``accuracy`` and ``upos_accuracy`` (the same number).
+
+    Words truncated away (``None``) count as wrong (as ``O`` for entities).
+    """
     names = task.labels
     gold = [y for _, y in task.splits[split]]
     if task.kind == "sequence":
@@ -146,6 +156,10 @@ def score(task: TaskData, split: str, preds: list) -> dict[str, float]:
         return {"accuracy": accuracy(gold, pred), "macro_f1": macro_f1(gold, pred)}
     pred = [[names[p] if p is not None else None for p in sent] for sent in preds]
     acc = token_accuracy(gold, pred)
+    if task.metric == "entity_f1":
+        ent = entity_scores(gold, pred)
+        return {"entity_f1": ent["f1"], "entity_precision": ent["precision"], "entity_recall": ent["recall"],
+                "accuracy": acc}
     return {"accuracy": acc, "upos_accuracy": acc}
 
 
@@ -229,17 +243,23 @@ def evaluate_task(model_dir: str | Path, task: str | TaskData, settings: Finetun
         progress: show a transient rich progress bar.
 
     Returns:
-        ``{"task", "kind", "model", "metrics" (test), "dev_metrics" (best epoch), "best_epoch"
+        ``{"task", "kind", "model", "metric" (the primary metric's key in "metrics", e.g.
+        "entity_f1"), "metrics" (test), "dev_metrics" (best epoch), "best_epoch"
         (1-based), "train_seconds" (optimizer steps only), "eval_seconds" (dev + test scoring),
         "n_train", "n_dev", "n_test" (examples/sentences), "majority_baseline" (test accuracy),
         "truncated" ({split: examples (sequence) or words (token) cut by truncation; test words
         cut are counted wrong}), "settings"}``. Metrics are fractions in [0, 1].
 
     Raises:
-        BadInput: from :func:`load_task` or :func:`load_for_task`.
+        BadInput: from :func:`load_task` or :func:`load_for_task`; a task without a train, dev or
+            test split.
     """
     settings = settings or FinetuneSettings()
     task = load_task(task, data_root) if isinstance(task, str) else task
+    missing = [split for split in ("train", "dev", "test") if split not in task.splits]
+    if missing:
+        raise BadInput(f"task {task.name} has no {' or '.join(missing)} split; fine-tuning needs train, dev and "
+                       f"test (use a task that ships them, or supply the missing files)")
     token = task.kind == "token"
     tokenizer, model = load_for_task(model_dir, task, settings.seed)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
@@ -263,7 +283,7 @@ def evaluate_task(model_dir: str | Path, task: str | TaskData, settings: Finetun
 
     rng = random.Random(settings.seed)
     lengths = [len(x) for x in train.ids]
-    key = "accuracy" if token else "macro_f1"
+    key = task.metric
     best, best_dev, best_epoch = None, None, 0
     train_s = eval_s = 0.0
     with _progress(progress) as bar:
@@ -294,7 +314,7 @@ def evaluate_task(model_dir: str | Path, task: str | TaskData, settings: Finetun
         eval_s += time.perf_counter() - t0
 
     return {
-        "task": task.name, "kind": task.kind, "model": str(model_dir),
+        "task": task.name, "kind": task.kind, "model": str(model_dir), "metric": task.metric,
         "metrics": test_metrics, "dev_metrics": best_dev, "best_epoch": best_epoch,
         "train_seconds": round(train_s, 2), "eval_seconds": round(eval_s, 2),
         "n_train": len(train.ids), "n_dev": len(dev.ids), "n_test": len(test.ids),

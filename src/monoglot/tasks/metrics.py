@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from sklearn.metrics import f1_score
+
+_BIO = re.compile(r"^(O|[BI]-.+)$")
 
 
 def _check(gold: Sequence, pred: Sequence) -> None:
@@ -52,3 +55,44 @@ def token_accuracy(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str | 
         flat_gold.extend(g)
         flat_pred.extend(p)
     return accuracy(flat_gold, flat_pred)
+
+
+def is_bio(labels: Sequence[str]) -> bool:
+    """Whether a tag set is BIO (IOB2) entity tagging: every tag ``O``, ``B-TYPE`` or ``I-TYPE``,
+    with at least one ``B-`` tag."""
+    return bool(labels) and all(_BIO.match(t) for t in labels) and any(t.startswith("B-") for t in labels)
+
+
+def entity_scores(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str | None]]) -> dict[str, float]:
+    """Entity-level micro precision, recall and F1 over BIO-tagged sentences (seqeval, conlleval
+    rules: an entity counts only if its type and both boundaries match; zero_division=0).
+
+    ``pred[i][j]`` may be ``None`` (a word the model never saw): it counts as ``O``.
+
+    Returns:
+        ``{"precision", "recall", "f1"}``, each in [0, 1].
+
+    Raises:
+        ValueError: different numbers of sentences or words, or no sentences.
+    """
+    from seqeval.metrics import f1_score as entity_f1_score, precision_score, recall_score
+
+    _check(gold, pred)
+    g, p = [], []
+    for i, (gs, ps) in enumerate(zip(gold, pred)):
+        if len(gs) != len(ps):
+            raise ValueError(f"sentence {i}: gold has {len(gs)} words, pred has {len(ps)}")
+        g.append(list(gs))
+        p.append([t if t is not None else "O" for t in ps])
+    return {"precision": float(precision_score(g, p, zero_division=0)),
+            "recall": float(recall_score(g, p, zero_division=0)),
+            "f1": float(entity_f1_score(g, p, zero_division=0))}
+
+
+def entity_f1(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str | None]]) -> float:
+    """Entity-level micro F1 over BIO-tagged sentences, in [0, 1]; see :func:`entity_scores`.
+
+    Raises:
+        ValueError: as :func:`entity_scores`.
+    """
+    return entity_scores(gold, pred)["f1"]
