@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 from pathlib import Path
 from typing import Callable
 
@@ -38,11 +39,19 @@ def resolve_corpus(path: str, root: Path) -> Path:
     raise BadInput(f"corpus {path} does not exist (also not under the data root {root}); fix the path or set MONOGLOT_DATA")
 
 
-def _cached_stage(name: str, out: Path, h: str, run: Callable[[Path], object]) -> Path:
+def _cached_stage(name: str, out: Path, h: str, run: Callable[[Path], object], resumable: bool = False) -> Path:
     meta = read_meta(out)
     if out.is_dir() and meta.get("settings_hash") == h:
         console.print(f"[green]✓[/] {name}: up to date in {out}")
         return out
+    if resumable:  # checkpoints of a training stage resume only under the same settings
+        from .distill import work_dir
+
+        work, marker = work_dir(out), work_dir(out) / "stage-hash"
+        if work.exists() and not (marker.is_file() and marker.read_text() == h):
+            shutil.rmtree(work)
+        work.mkdir(parents=True, exist_ok=True)
+        marker.write_text(h)
     console.print(f"[bold]▶ {name}[/] -> {out}")
     run(out)
     meta = read_meta(out)
@@ -65,7 +74,8 @@ def run_recipe(recipe: Recipe, out: str | Path | None = None, data: str | Path |
     Raises:
         BadInput: bad paths or settings, before any compute is spent where they can be checked.
     """
-    from .distill import distill
+    from .distill import DistillSettings, LossWeights, adapt_teacher, distill
+    from .recipe import StepSection
     from .report import build_report
     from .shrink import shrink_to_dir
     from .tasks import load_task
@@ -81,21 +91,36 @@ def run_recipe(recipe: Recipe, out: str | Path | None = None, data: str | Path |
     write_json_atomic(run_dir / "recipe.json", recipe.model_dump())
 
     teacher = resolve_model(recipe.teacher)
-    h_trim = settings_hash("trim", recipe.teacher, [str(c) for c in corpora], recipe.data.text_column, recipe.trim.model_dump())
+    sources = [resolve_corpus(c, root) for c in recipe.data.source_corpora]
+    col = recipe.data.text_column
+    h_trim = settings_hash("trim", recipe.teacher, [str(c) for c in corpora + sources], col, recipe.trim.model_dump())
     trimmed = _cached_stage("trim", run_dir / "trimmed", h_trim, lambda o: trim_to_corpus(
-        teacher, corpora, o, recipe.trim, text_column=recipe.data.text_column, overwrite=True, progress=progress))
+        teacher, corpora + sources, o, recipe.trim, text_column=col, overwrite=True, progress=progress))
     eval_texts = evaluation_texts(recipe.evaluate.tasks, root)  # decontaminates importance scoring and distillation
-    h_shrink = settings_hash("shrink", h_trim, recipe.shrink.model_dump(), recipe.evaluate.tasks, recipe.measure.model_dump())
-    init = _cached_stage("shrink", run_dir / "student-init", h_shrink, lambda o: shrink_to_dir(
-        trimmed, o, recipe.shrink, corpora=corpora, text_column=recipe.data.text_column, eval_texts=eval_texts,
-        measure=recipe.measure.model_dump(), overwrite=True, progress=progress))
-    h_distill = settings_hash("distill", h_shrink, recipe.distill.model_dump(), recipe.evaluate.tasks)
-    student = _cached_stage("distill", run_dir / "student", h_distill, lambda o: distill(
-        trimmed, init, corpora, o, recipe.distill.model_copy(update={"text_column": recipe.data.text_column}),
-        eval_texts=eval_texts, overwrite=True, progress=progress))
+    parent, h_parent = trimmed, h_trim
+    if recipe.adapt is not None:
+        a = recipe.adapt
+        h_parent = settings_hash("adapt", h_trim, a.model_dump(), recipe.evaluate.tasks)
+        s = DistillSettings(lr=a.lr, batch_size=a.batch_size, seq_len=a.seq_len, text_column=col, loss=LossWeights(hidden=0, attention=0, mlm=1))
+        parent = _cached_stage("adapt", run_dir / "adapted", h_parent, lambda o: adapt_teacher(
+            trimmed, corpora, o, head_steps=a.head_steps, mlm_steps=a.mlm_steps, settings=s, eval_texts=eval_texts,
+            overwrite=True, resume=True, progress=progress), resumable=True)
+    steps = ([("assistant", recipe.assistant)] if recipe.assistant else []) + [("student", StepSection(shrink=recipe.shrink, distill=recipe.distill))]
+    made = {}
+    for name, step in steps:
+        h_init = settings_hash("shrink", h_parent, step.shrink.model_dump(), recipe.evaluate.tasks, recipe.measure.model_dump())
+        init = _cached_stage(f"shrink ({name})", run_dir / f"{name}-init", h_init, lambda o: shrink_to_dir(
+            parent, o, step.shrink, corpora=corpora, text_column=col, eval_texts=eval_texts,
+            measure=recipe.measure.model_dump(), overwrite=True, progress=progress))
+        h_out = settings_hash("distill", h_init, step.distill.model_dump(), recipe.evaluate.tasks, [str(c) for c in sources])
+        out_dir = _cached_stage(f"distill ({name})", run_dir / name, h_out, lambda o: distill(
+            parent, init, corpora, o, step.distill.model_copy(update={"text_column": col}), source_corpora=sources,
+            eval_texts=eval_texts, overwrite=True, resume=True, progress=progress), resumable=True)
+        made[name] = (out_dir, h_out)
+        parent, h_parent = out_dir, h_out
 
     models = {"teacher": (teacher, settings_hash("teacher", recipe.teacher)),
-              "trimmed teacher": (trimmed, h_trim), "student": (student, h_distill)}
+              "trimmed teacher": (trimmed, h_trim), **made}
     results = evaluate_models(models, recipe, run_dir / "eval", root, progress)
     return build_report(run_dir, recipe, {k: v[0] for k, v in models.items()}, results)
 

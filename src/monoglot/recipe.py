@@ -28,10 +28,30 @@ class _Strict(BaseModel):
 
 
 class DataSection(_Strict):
-    """Target-language text; relative paths resolve under the data root."""
+    """Target-language text, and for bilingual models (BiStil) source-language text; relative
+    paths resolve under the data root."""
 
     corpora: list[str] = Field(min_length=1)
+    source_corpora: list[str] = Field(default_factory=list, description="source-language text: trimming keeps its pieces too, distillation alternates batches")
     text_column: str = "text"
+
+
+class AdaptSection(_Strict):
+    """Teacher adaptation (Gurgurov et al. step 0): an MLM head trained on the frozen body (for a
+    headless teacher), then optionally continued MLM of the whole teacher on the target text."""
+
+    head_steps: int = Field(200, ge=0)
+    mlm_steps: int = Field(0, ge=0)
+    lr: float = Field(1e-4, gt=0)
+    batch_size: int = Field(16, ge=1)
+    seq_len: int = Field(128, ge=8)
+
+
+class StepSection(_Strict):
+    """One distillation step: the student's initialisation from its teacher, then distillation."""
+
+    shrink: ShrinkSettings = Field(default_factory=ShrinkSettings)
+    distill: DistillSettings = Field(default_factory=DistillSettings)
 
 
 class EvaluateSection(_Strict):
@@ -51,13 +71,16 @@ class MeasureSection(_Strict):
 
 
 class Recipe(_Strict):
-    """A whole pipeline: teacher -> trim -> shrink -> distill -> evaluate -> report."""
+    """A whole pipeline: teacher -> trim -> [adapt] -> [assistant: shrink, distill] -> shrink ->
+    distill -> evaluate -> report. ``shrink``/``distill`` make the final student."""
 
     name: str
     teacher: str = "e5-small"
     out: str = "out"
     data: DataSection
     trim: VocabPolicy = Field(default_factory=VocabPolicy)
+    adapt: AdaptSection | None = None
+    assistant: StepSection | None = Field(None, description="two-step distillation: teacher -> assistant -> student (Gurgurov et al.)")
     shrink: ShrinkSettings = Field(default_factory=ShrinkSettings)
     distill: DistillSettings = Field(default_factory=DistillSettings)
     evaluate: EvaluateSection = Field(default_factory=EvaluateSection)

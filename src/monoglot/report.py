@@ -110,8 +110,10 @@ def render_markdown(report: dict[str, Any], cols: list[tuple[str, str]]) -> str:
     d = report.get("distill") or {}
     if d:
         lines += ["", f"Distillation: {d.get('tokens', 0):,} tokens in {d.get('seconds', 0):.0f} s "
-                  f"({d.get('tokens_per_second', 0):,.0f} tokens/s); validation loss {d.get('val_loss_before', 0):.4f} -> "
-                  f"{d.get('val_loss_after', 0):.4f}; corpus segments dropped by decontamination: "
+                  f"({d.get('tokens_per_second', 0):,.0f} tokens/s); validation loss "
+                  + ", ".join(f"{lang} {v:.4f} -> {d.get('val_loss_after', {}).get(lang, float('nan')):.4f}"
+                              for lang, v in d.get("val_loss_before", {}).items())
+                  + "; corpus segments dropped by decontamination: "
                   f"{d.get('corpus', {}).get('dropped_contaminated', 0):,}."]
     lines += trim_markdown(report.get("trim") or {})
     lines += shrink_markdown(report.get("shrink") or {})

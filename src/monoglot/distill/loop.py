@@ -334,7 +334,7 @@ def distill(teacher_spec: str | Path | None, student_spec: str | Path, corpora: 
             save_tokenizer(tok, tmp)
             if (work / "runs").is_dir():
                 shutil.copytree(work / "runs", tmp / "runs")
-            stats = {"val_loss_before": run["validations"][0], "val_loss_after": final, "chosen_step": chosen,
+            stats = {"val_loss_before": {k: v for k, v in run["validations"][0].items() if k != "step"}, "val_loss_after": final, "chosen_step": chosen,
                      "stopped_early": stopped_early, "steps_run": run["step"],
                      "train_loss_first": h[0]["loss"], "train_loss_last": h[-1]["loss"], "tokens": run["tokens"],
                      "seconds": round(run["seconds"], 1), "tokens_per_second": round(run["tokens"] / max(run["seconds"], 1e-9), 1),

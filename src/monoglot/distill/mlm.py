@@ -83,10 +83,17 @@ def adapt_teacher(teacher_spec: str | Path, corpora: Sequence[str | Path], out: 
     phases = ([] if has_head or head_steps == 0 else [("mlm_head", head_steps)]) + ([("all", mlm_steps)] if mlm_steps else [])
     if not phases:
         raise BadInput("nothing to do: the teacher already has an MLM head and mlm_steps is 0; give --mlm-steps")
+    from ..artifacts import read_meta
+
     src = teacher_spec
     for i, (trainable, steps) in enumerate(phases):
         dst = out if i == len(phases) - 1 else out.with_name(f"{out.name}.head")
         s = base.model_copy(update={"trainable": trainable, "steps": steps})
+        meta = read_meta(dst)
+        if resume and dst != out and meta.get("parent") == str(src) and meta.get("settings", {}).get("steps") == steps \
+                and {k: meta["settings"].get(k) for k in s.model_dump()} == s.model_dump():
+            src = dst  # the head phase of an interrupted adaptation is complete
+            continue
         src = distill(None, src, corpora, dst, s, eval_texts=eval_texts, overwrite=True, resume=resume, progress=progress)
     if len(phases) == 2:
         import shutil
