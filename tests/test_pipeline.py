@@ -57,3 +57,70 @@ batches = 1
     mtime = (run_dir / "student" / "model.safetensors").stat().st_mtime_ns
     run_recipe(load_recipe(recipe), out=tmp_path / "out", data=data, progress=False)
     assert (run_dir / "student" / "model.safetensors").stat().st_mtime_ns == mtime  # cached, not redone
+
+
+def test_two_step_bilingual_recipe_with_teacher_adaptation_tiny_random_xlmr(tmp_path, data):
+    """adapt (MLM head on the frozen body) -> assistant (logit + hidden + attention) -> student, on
+    alternating Swahili/English batches; the report lists the assistant and the student."""
+    teacher = make_tiny(tmp_path / "teacher", "xlmr", hidden=32, heads=4, ffn=64, layers=3)
+    swa, eng = tmp_path / "swa.txt", tmp_path / "eng.txt"
+    swa.write_text("\n".join(SWAHILI * 60) + "\n")
+    eng.write_text("\n".join(["The quick brown fox.", "Good morning, my friend."] * 80) + "\n")
+    recipe = tmp_path / "r.toml"
+    recipe.write_text(f'''
+name = "two-step"
+teacher = "{teacher}"
+[data]
+corpora = ["{swa}"]
+source_corpora = ["{eng}"]
+[trim]
+min_rel_freq = 1e-6
+[adapt]
+head_steps = 3
+batch_size = 2
+seq_len = 16
+[assistant.shrink]
+layers = 2
+seq_len = 16
+importance_sequences = 4
+[assistant.distill]
+steps = 4
+batch_size = 2
+seq_len = 16
+val_batches = 1
+loss = {{ logits = 1.0, hidden = 1.0, attention = 1.0 }}
+[shrink]
+layers = 1
+hidden = 16
+ffn = 32
+seq_len = 16
+importance_sequences = 4
+[distill]
+steps = 4
+batch_size = 2
+seq_len = 16
+val_batches = 1
+loss = {{ logits = 1.0, hidden = 1.0, attention = 0.0, relations = 1.0 }}
+[evaluate]
+tasks = ["sib200:swh_Latn"]
+[evaluate.finetune]
+epochs = 1
+batch_size = 64
+max_length = 32
+[measure]
+batch_size = 2
+seq_len = 16
+batches = 1
+''')
+    run_dir = run_recipe(load_recipe(recipe), out=tmp_path / "out", data=data, progress=False)
+    meta = {n: json.loads((run_dir / n / "monoglot.json").read_text()) for n in ("adapted", "assistant", "student")}
+    assert meta["adapted"]["stage"] == "adapt"
+    assert meta["assistant"]["settings"]["teacher"] == str(run_dir / "adapted")
+    assert meta["student"]["settings"]["teacher"] == str(run_dir / "assistant")
+    for n in ("assistant", "student"):
+        h = meta[n]["stats"]["history"]
+        assert [r["lang"] for r in h] == ["target", "source"] * 2 and all(r["logits"] > 0 for r in h)
+        assert set(meta[n]["stats"]["val_loss_after"]) == {"target", "source"}
+    assert json.loads((run_dir / "student" / "config.json").read_text())["num_hidden_layers"] == 1
+    report = json.loads((run_dir / "report.json").read_text())
+    assert set(report["models"]) == {"teacher", "trimmed teacher", "assistant", "student"}

@@ -73,6 +73,27 @@ def _load_student(path: str, s: DistillSettings):
     return model
 
 
+class Phases:
+    """Accumulates wall seconds per phase of a training step into ``seconds`` (a dict).
+
+    On a GPU each phase synchronises before and after, so the split is true there too.
+    """
+
+    def __init__(self, device: torch.device, seconds: dict[str, float]):
+        self.seconds = seconds
+        self.sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+
+    @contextlib.contextmanager
+    def __call__(self, name: str):
+        self.sync()
+        t = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.sync()
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - t
+
+
 def _step_seed(seed: int, step: int) -> int:
     return (seed * 1_000_003 + step) % (2**63)
 
@@ -176,7 +197,7 @@ def distill(teacher_spec: str | Path | None, student_spec: str | Path, corpora: 
         else:
             student.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     params = [p for p in dm.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=s.lr, weight_decay=s.weight_decay)
+    opt = torch.optim.AdamW(params, lr=s.lr, weight_decay=s.weight_decay, fused=True)  # one kernel, CPU or GPU
     warm = max(1, int(s.warmup_ratio * s.steps))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: min((i + 1) / warm, max(0.0, (s.steps - i) / max(1, s.steps - warm))))
 
@@ -214,14 +235,16 @@ def distill(teacher_spec: str | Path | None, student_spec: str | Path, corpora: 
             return ids
         return mask_tokens(ids, torch.Generator().manual_seed(seed), tok.mask_token_id, len(tok), special, s.mask_prob)
 
-    def micro_loss(model, batch, denominator):
+    def micro_loss(model, batch, denominator, timed=lambda name: contextlib.nullcontext()):
         ids = batch.input_ids if masking else batch
         pos = batch.positions.to(acc.device) if masking else None
         ids = ids.to(acc.device)
         with acc.autocast():
-            to = teacher_outputs(teacher, raw, ids, pos, fixed) if teacher is not None else None
-            so = model(ids, pos)
-            return combined_loss(so, to, raw, batch.labels.to(acc.device) if masking else None, denominator)
+            with timed("teacher forward"):
+                to = teacher_outputs(teacher, raw, ids, pos, fixed) if teacher is not None else None
+            with timed("student forward + loss"):
+                so = model(ids, pos)
+                return combined_loss(so, to, raw, batch.labels.to(acc.device) if masking else None, denominator)
 
     def val_loss() -> dict[str, float]:
         dm.eval()
@@ -255,12 +278,14 @@ def distill(teacher_spec: str | Path | None, student_spec: str | Path, corpora: 
                 ck.save_best(work, st)
     dm.train()
     t_resume, seconds0, tok0 = time.perf_counter(), run["seconds"], run["tokens"]
+    timed = Phases(acc.device, run.setdefault("phases", {}))
     stopped_early = False
     with _stop_signals() as flag, bar("adapt" if teacher is None else "distill", s.steps, enabled=progress and acc.is_main_process) as advance:
         advance(run["step"])
         for step in range(run["step"], s.steps):
-            lang, ids = mixer.next(step)
-            batch = masked(ids, _step_seed(s.seed, step))
+            with timed("data"):
+                lang, ids = mixer.next(step)
+                batch = masked(ids, _step_seed(s.seed, step))
             denom = max(1, len(batch.positions)) / (world * s.grad_accum) if masking else None
             losses, parts = [], {}
             for a in range(s.grad_accum):
@@ -268,15 +293,17 @@ def distill(teacher_spec: str | Path | None, student_spec: str | Path, corpora: 
                 mb = shard(batch, lo, lo + micro)
                 sync = contextlib.nullcontext() if a == s.grad_accum - 1 else acc.no_sync(dm)
                 with sync:
-                    loss, terms = micro_loss(dm, mb, denom)
-                    acc.backward(loss / s.grad_accum)
+                    loss, terms = micro_loss(dm, mb, denom, timed)
+                    with timed("student backward"):
+                        acc.backward(loss / s.grad_accum)
                 losses.append(loss.detach())
                 for k, v in terms.items():
                     parts[k] = parts.get(k, 0) + v.float() / s.grad_accum
-            acc.clip_grad_norm_(params, s.max_grad_norm)
-            opt.step()
-            sched.step()
-            opt.zero_grad(set_to_none=True)
+            with timed("optimizer"):
+                acc.clip_grad_norm_(params, s.max_grad_norm)
+                opt.step()
+                sched.step()
+                opt.zero_grad(set_to_none=True)
             loss = torch.stack([torch.stack(losses).mean(), *parts.values()])
             if world > 1:  # the global batch's mean of each term
                 loss = acc.reduce(loss, "mean")
@@ -338,7 +365,7 @@ def distill(teacher_spec: str | Path | None, student_spec: str | Path, corpora: 
                      "stopped_early": stopped_early, "steps_run": run["step"],
                      "train_loss_first": h[0]["loss"], "train_loss_last": h[-1]["loss"], "tokens": run["tokens"],
                      "seconds": round(run["seconds"], 1), "tokens_per_second": round(run["tokens"] / max(run["seconds"], 1e-9), 1),
-                     "processes": world, "layer_map": maps.hidden, "teacher_heads": maps.heads,
+                     "processes": world, "seconds_by_phase": {k: round(v, 2) for k, v in run["phases"].items()}, "layer_map": maps.hidden, "teacher_heads": maps.heads,
                      "corpus": cstats.as_dict(), "validations": run["validations"], "history": h}
             write_meta(tmp, "distill" if teacher is not None else "adapt", str(student_spec),
                        {"teacher": str(teacher_spec), "corpora": [str(c) for c in corpora],

@@ -150,7 +150,7 @@ def teacher_outputs(teacher, dm: DistillModel, input_ids: torch.Tensor, position
     """The teacher's targets for ``dm``'s student, under ``torch.inference_mode``.
 
     With the fixed PCA projection, teacher hidden states come back projected onto ``basis``
-    ``(H_t, H_s)``. Outputs are cloned out of inference mode so that losses may save them for backward.
+    ``(H_t, H_s)``.
     """
     m = dm.maps
     idx = [m.hidden[j] for j in dm.hidden_indices()]
@@ -160,8 +160,13 @@ def teacher_outputs(teacher, dm: DistillModel, input_ids: torch.Tensor, position
         out = encoder_outputs(teacher, input_ids, positions, idx, att, rel)
         if basis is not None:
             out["hidden"] = [h @ basis for h in out["hidden"]]
-    return {k: ([t.clone() for t in v] if isinstance(v, list) else (v.clone() if v is not None else None))
-            for k, v in out.items()}
+    # Inference tensors may not be saved for backward: copy the two targets that a loss multiplies
+    # with a student tensor (attention KL, cosine); the others enter only through differences.
+    if dm.s.attention_loss == "kl":
+        out["attention"] = [a.clone() for a in out["attention"]]
+    if dm.s.loss.cosine > 0:
+        out["hidden"][-1] = out["hidden"][-1].clone()
+    return out
 
 
 def combined_loss(so: dict, to: dict, dm: DistillModel, labels: torch.Tensor | None,

@@ -47,7 +47,7 @@ class DistillSettings(BaseModel):
     attention_layers: Literal["last", "all"] = Field("last", description="student layers whose attention is distilled: last (MiniLM) or all (TinyBERT)")
     attention_loss: Literal["kl", "mse"] = "kl"
     relation_heads: int | None = Field(None, ge=1, description="MiniLMv2 relation heads (default: the teacher's head count)")
-    dropout: float | None = Field(None, ge=0, lt=1, description="student dropout during distillation (default: the model's own)")
+    dropout: float | None = Field(0.0, ge=0, lt=1, description="student dropout during distillation; None keeps the model's own. Off by default: the teacher's soft targets regularise, and on the CPU dropout masks (and the unfused attention kernel they force) cost half of the student's forward time (benchmarks/distill.py)")
     trainable: Literal["all", "mlm_head"] = Field("all", description="parameters trained: all, or only the MLM head (teacher adaptation on a frozen body)")
     precision: Literal["no", "bf16", "fp16"] = Field("no", description="mixed precision (Accelerate); bf16 needs hardware support")
     grad_checkpointing: bool = Field(False, description="recompute the student's activations in the backward pass to save memory")
