@@ -124,3 +124,12 @@ batches = 1
     assert json.loads((run_dir / "student" / "config.json").read_text())["num_hidden_layers"] == 1
     report = json.loads((run_dir / "report.json").read_text())
     assert set(report["models"]) == {"teacher", "trimmed teacher", "assistant", "student"}
+
+
+def test_every_shipped_recipe_validates():
+    from pathlib import Path
+
+    recipes = sorted((Path(__file__).resolve().parents[1] / "recipes").glob("*.toml"))
+    assert len(recipes) >= 2
+    for f in recipes:
+        load_recipe(f)
