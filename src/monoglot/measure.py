@@ -9,7 +9,7 @@ EMBEDDING_PREFIXES = ("embeddings.",)
 
 
 def _safetensors_files(model_dir: Path) -> list[Path]:
-    return sorted(model_dir.glob("*.safetensors"))
+    return sorted(model_dir.glob("model*.safetensors"))  # model.safetensors or model-0000k-of-0000n shards
 
 
 def count_parameters(model_dir: str | Path) -> dict[str, int] | None:
@@ -49,7 +49,7 @@ def dir_bytes(model_dir: str | Path) -> int:
 
 
 def weights_bytes(model_dir: str | Path) -> int:
-    """Bytes of the weight files (``*.safetensors``) of ``model_dir``."""
+    """Bytes of the weight files (``model*.safetensors``) of ``model_dir``."""
     return sum(p.stat().st_size for p in _safetensors_files(Path(model_dir)))
 
 

@@ -67,7 +67,7 @@ def stored_keys(path: str | Path) -> set[str]:
     from safetensors import safe_open
 
     keys: set[str] = set()
-    for f in sorted(Path(path).glob("*.safetensors")) if Path(path).is_dir() else []:
+    for f in sorted(Path(path).glob("model*.safetensors")) if Path(path).is_dir() else []:
         with safe_open(str(f), framework="pt") as st:
             keys.update(st.keys())
     return keys
