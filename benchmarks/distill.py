@@ -6,7 +6,9 @@ Measures, at the same thread count:
    sequence length 128 with the default losses (hidden-state MSE over the layer map + last-layer
    attention KL): tokens/s, and MFU = analytic model FLOPs per token x tokens/s / peak;
 3. where the time goes (``seconds_by_phase`` of the run: data, teacher forward, student forward +
-   loss, student backward, optimizer; the rest is validation, logging and start-up).
+   loss, student backward, optimizer; validation, logging and start-up are left out);
+4. side by side, the same run with the student's own dropout (0.1), which monoglot switches off
+   by default: the waste this benchmark found.
 
 Model FLOPs per token count the matmuls the method needs (2 FLOPs per multiply-add): the teacher's
 forward (12 layers) plus the student's forward and backward (3x forward) and the projection;
@@ -64,6 +66,8 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--seq-len", type=int, default=128)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--compare-dropout", action=argparse.BooleanOptionalAction, default=True,
+                    help="also run with the student's own dropout, side by side")
     ap.add_argument("--work", default=None, help="directory for the trimmed teacher and the student (default: a temporary one)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -77,30 +81,39 @@ def main() -> None:
         shrink_to_dir(trimmed, init, layers=4, hidden=256, ffn=1024, head_strategy="first", ffn_strategy="first",
                       hidden_strategy="pca", corpora=corpora[:1], measure=None, progress=False)
 
-    peak = peak_matmul_flops()
-    s = DistillSettings(steps=args.steps, batch_size=args.batch_size, seq_len=args.seq_len, val_batches=1,
-                        checkpoint_every=0, text_column="text")
-    out = work / f"student-{time.strftime('%H%M%S')}"
-    distill(trimmed, init, corpora[:1], out, s, progress=False)
-    st = json.loads((out / "monoglot.json").read_text())["stats"]
     from transformers import AutoConfig
 
     fl = model_flops_per_token(AutoConfig.from_pretrained(trimmed), AutoConfig.from_pretrained(init), args.seq_len)
-    train_s = sum(st["seconds_by_phase"].values())
-    tok_s = st["tokens"] / train_s
-    mfu = sum(fl.values()) * tok_s / peak
+    configs = {"monoglot default (dropout off)": {}}
+    if args.compare_dropout:
+        configs["with the model's dropout 0.1"] = {"dropout": None}
+    peak = peak_matmul_flops()
+    rows = {}
+    for name, extra in configs.items():
+        s = DistillSettings(steps=args.steps, batch_size=args.batch_size, seq_len=args.seq_len, val_batches=1,
+                            checkpoint_every=0, text_column="text", **extra)
+        out = work / f"student-{time.strftime('%H%M%S')}"
+        distill(trimmed, init, corpora[:1], out, s, progress=False)
+        rows[name] = json.loads((out / "monoglot.json").read_text())["stats"]
+    peak = max(peak, peak_matmul_flops())  # measured before and after: the machine's speed drifts
     print(f"threads {args.threads}; peak fp32 matmul {peak / 1e9:.1f} GFLOP/s")
-    print(f"model FLOPs per token: " + ", ".join(f"{k} {v / 1e6:.1f}M" for k, v in fl.items()) + f"; total {sum(fl.values()) / 1e6:.1f}M")
+    print("model FLOPs per token: " + ", ".join(f"{k} {v / 1e6:.1f}M" for k, v in fl.items()) + f"; total {sum(fl.values()) / 1e6:.1f}M")
     print()
-    print("| steps | batch x seq | tokens/s (training steps) | tokens/s (whole run) | model GFLOP/s | MFU |")
+    print("| run | steps | batch x seq | tokens/s | model GFLOP/s | MFU |")
     print("|---|---|---|---|---|---|")
-    print(f"| {st['steps_run']} | {args.batch_size} x {args.seq_len} | {tok_s:,.0f} | {st['tokens_per_second']:,.0f} | "
-          f"{sum(fl.values()) * tok_s / 1e9:.1f} | {100 * mfu:.1f}% |")
+    for name, st in rows.items():
+        tok_s = st["tokens"] / sum(st["seconds_by_phase"].values())
+        print(f"| {name} | {st['steps_run']} | {args.batch_size} x {args.seq_len} | {tok_s:,.0f} | "
+              f"{sum(fl.values()) * tok_s / 1e9:.1f} | {100 * sum(fl.values()) * tok_s / peak:.1f}% |")
     print()
-    print("| phase | seconds | share of training steps |\n|---|---|---|")
-    for k, v in sorted(st["seconds_by_phase"].items(), key=lambda kv: -kv[1]):
-        print(f"| {k} | {v:.2f} | {100 * v / train_s:.1f}% |")
-    print(f"\n(whole run incl. validation, start-up and saving: {st['seconds']:.1f} s in the loop)")
+    names = list(rows)
+    print("| phase | " + " | ".join(f"s ({n})" for n in names) + " | share (default) |")
+    print("|---|" + "---|" * (len(names) + 1))
+    st0 = rows[names[0]]
+    train_s = sum(st0["seconds_by_phase"].values())
+    for k, v in sorted(st0["seconds_by_phase"].items(), key=lambda kv: -kv[1]):
+        print(f"| {k} | " + " | ".join(f"{rows[n]['seconds_by_phase'].get(k, 0):.2f}" for n in names) + f" | {100 * v / train_s:.1f}% |")
+    print("\n(tokens/s over the training steps; validation, start-up and saving excluded)")
 
 
 if __name__ == "__main__":
