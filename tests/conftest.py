@@ -119,3 +119,12 @@ def tiny_bert(tmp_path) -> Path:
 @pytest.fixture
 def tiny_xlmr(tmp_path) -> Path:
     return make_tiny(tmp_path / "tiny-xlmr", "xlmr", hidden=32, heads=2, ffn=64, layers=3)
+
+
+def write_task_files(root: Path, family: str, lang: str, files: dict[str, str]) -> Path:
+    """Write ``files`` ({name: text}) into ``root/tasks/family/lang/`` (a task folder for bad-input tests)."""
+    d = root / "tasks" / family / lang
+    d.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (d / name).write_text(text, encoding="utf-8")
+    return d

@@ -8,6 +8,20 @@ from conftest import SWAHILI, make_tiny
 from monoglot.pipeline import run_recipe
 from monoglot.recipe import load_recipe
 
+# one fine-tuning epoch on real SIB-200 Swahili, tiny throughput measurement
+EVAL_TAIL = '''
+[evaluate]
+tasks = ["sib200:swh_Latn"]
+[evaluate.finetune]
+epochs = 1
+batch_size = 64
+max_length = 32
+[measure]
+batch_size = 2
+seq_len = 16
+batches = 1
+'''
+
 
 def test_recipe_end_to_end_tiny_random_xlmr(tmp_path, data):
     teacher = make_tiny(tmp_path / "teacher", "xlmr", hidden=32, heads=4, ffn=64, layers=3)
@@ -33,17 +47,7 @@ steps = 3
 batch_size = 2
 seq_len = 16
 val_batches = 1
-[evaluate]
-tasks = ["sib200:swh_Latn"]
-[evaluate.finetune]
-epochs = 1
-batch_size = 64
-max_length = 32
-[measure]
-batch_size = 2
-seq_len = 16
-batches = 1
-''')
+''' + EVAL_TAIL)
     run_dir = run_recipe(load_recipe(recipe), out=tmp_path / "out", data=data, progress=False)
     report = (run_dir / "report.md").read_text()
     assert "## Vocabulary trimming" in report and "![coverage" in report and (run_dir / "trimmed" / "coverage.png").exists()
@@ -101,17 +105,7 @@ batch_size = 2
 seq_len = 16
 val_batches = 1
 loss = {{ logits = 1.0, hidden = 1.0, attention = 0.0, relations = 1.0 }}
-[evaluate]
-tasks = ["sib200:swh_Latn"]
-[evaluate.finetune]
-epochs = 1
-batch_size = 64
-max_length = 32
-[measure]
-batch_size = 2
-seq_len = 16
-batches = 1
-''')
+''' + EVAL_TAIL)
     run_dir = run_recipe(load_recipe(recipe), out=tmp_path / "out", data=data, progress=False)
     meta = {n: json.loads((run_dir / n / "monoglot.json").read_text()) for n in ("adapted", "assistant", "student")}
     assert meta["adapted"]["stage"] == "adapt"

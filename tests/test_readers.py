@@ -12,6 +12,8 @@ import types
 
 import pytest
 
+from conftest import write_task_files
+
 from monoglot.errors import BadInput
 from monoglot.tasks import (FORMATS, TaskData, entity_f1, entity_scores, evaluate_task, load_task, macro_f1,
                             read_file, task_sentences)
@@ -127,13 +129,6 @@ def test_ner_score_uses_entity_f1():
 NER_OK = "Juma B-PER\nKassim I-PER\nyuko O\nDodoma B-LOC\n\nLeo O\n"
 
 
-def _family(root, family, lang, files):
-    d = root / "tasks" / family / lang
-    d.mkdir(parents=True, exist_ok=True)
-    for name, text in files.items():
-        (d / name).write_text(text, encoding="utf-8")
-    return d
-
 
 def _folder(path, files):
     path.mkdir(parents=True, exist_ok=True)
@@ -143,19 +138,19 @@ def _folder(path, files):
 
 
 def test_label_unseen_in_train(tmp_path):
-    _family(tmp_path, "masakhaner2", "swa", {"train.txt": NER_OK, "dev.txt": NER_OK,
+    write_task_files(tmp_path, "masakhaner2", "swa", {"train.txt": NER_OK, "dev.txt": NER_OK,
                                              "test.txt": NER_OK + "\nUN B-ORG\n"})
     with pytest.raises(BadInput, match=r"masakhaner2/swa/test\.txt:8: label 'B-ORG' does not occur in the train"):
         load_task("masakhaner2:swa", tmp_path)
     head = "tweet\tlabel\n"
-    _family(tmp_path, "afrisenti", "swa", {"train.tsv": head + "nzuri\tpositive\n", "test.tsv": head + "nzuri\tpositive\n",
+    write_task_files(tmp_path, "afrisenti", "swa", {"train.tsv": head + "nzuri\tpositive\n", "test.tsv": head + "nzuri\tpositive\n",
                                            "dev.tsv": head + "nzuri\tpositive\nmbaya\tnegative\n"})
     with pytest.raises(BadInput, match=r"afrisenti/swa/dev\.tsv:3: label 'negative'"):
         load_task("afrisenti:swa", tmp_path)
 
 
 def test_tag_column_missing(tmp_path):
-    _family(tmp_path, "masakhaner2", "swa", {"train.txt": "Juma B-PER\n\nDodoma\n", "dev.txt": NER_OK, "test.txt": NER_OK})
+    write_task_files(tmp_path, "masakhaner2", "swa", {"train.txt": "Juma B-PER\n\nDodoma\n", "dev.txt": NER_OK, "test.txt": NER_OK})
     with pytest.raises(BadInput, match=r"masakhaner2/swa/train\.txt:3: expected 'token TAG', got 'Dodoma'"):
         load_task("masakhaner2:swa", tmp_path)
     bad = CONLLU.replace("3\tdo\tdo\tAUX", "3\tdo\tdo\t_")
@@ -177,7 +172,7 @@ def test_tag_column_missing(tmp_path):
 
 def test_empty_split_names_file_and_lines(tmp_path):
     head = "tweet\tlabel\n"
-    _family(tmp_path, "afrisenti", "swa", {"train.tsv": head + "nzuri\tpositive\n", "dev.tsv": head + "\n",
+    write_task_files(tmp_path, "afrisenti", "swa", {"train.tsv": head + "nzuri\tpositive\n", "dev.tsv": head + "\n",
                                            "test.tsv": head + "nzuri\tpositive\n"})
     with pytest.raises(BadInput, match=r"afrisenti/swa/dev\.tsv holds no examples \(lines 1-2 hold only"):
         load_task("afrisenti:swa", tmp_path)
@@ -232,7 +227,7 @@ def test_tsv_masakhanews_multiline_and_columns(tmp_path):
     news = ('category\theadline\ttext\turl\n'
             'sports\tSimba yashinda\t"Simba ilishinda\n""mabao"" 2"\thttp://a\n'
             'health\t\tDawa mpya.\thttp://b\n')
-    _family(tmp_path, "masakhanews", "swa", {"dev.tsv": news, "test.tsv": news, "labels.txt": "sports\nhealth\n"})
+    write_task_files(tmp_path, "masakhanews", "swa", {"dev.tsv": news, "test.tsv": news, "labels.txt": "sports\nhealth\n"})
     task = load_task("masakhanews:swa", tmp_path)
     assert task.labels == ["sports", "health"] and "train" not in task.splits
     assert task.splits["test"] == [('Simba yashinda\nSimba ilishinda\n"mabao" 2', "sports"), ("Dawa mpya.", "health")]

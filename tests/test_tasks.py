@@ -7,6 +7,8 @@ import json
 import random
 
 import pytest
+
+from conftest import write_task_files
 import torch
 
 from monoglot.errors import BadInput
@@ -69,44 +71,37 @@ def test_metrics_exact():
 
 # ---------------------------------------------------------------- bad input
 
-def _write(root, family, lang, files):
-    d = root / "tasks" / family / lang
-    d.mkdir(parents=True, exist_ok=True)
-    for name, text in files.items():
-        (d / name).write_text(text, encoding="utf-8")
-    return d
-
 
 POS_OK = "Habari NOUN\nyako ADJ\n\nNdiyo ADV\n"
 SIB_OK = "index_id\tcategory\ttext\n1\tsports\tMpira wa miguu.\n2\thealth\tDawa mpya.\n"
 
 
 def test_bad_token_line_names_file_and_line(tmp_path):
-    _write(tmp_path, "masakhapos", "swa", {"train.txt": "Habari NOUN\n\nyako ADJ\nleo\n", "dev.txt": POS_OK,
+    write_task_files(tmp_path, "masakhapos", "swa", {"train.txt": "Habari NOUN\n\nyako ADJ\nleo\n", "dev.txt": POS_OK,
                                            "test.txt": POS_OK})
     with pytest.raises(BadInput, match=r"masakhapos/swa/train\.txt:4: expected 'token TAG', got 'leo'"):
         load_task("masakhapos:swa", tmp_path)
 
 
 def test_empty_split(tmp_path):
-    _write(tmp_path, "masakhapos", "swa", {"train.txt": POS_OK, "dev.txt": "\n\n", "test.txt": POS_OK})
+    write_task_files(tmp_path, "masakhapos", "swa", {"train.txt": POS_OK, "dev.txt": "\n\n", "test.txt": POS_OK})
     with pytest.raises(BadInput, match=r"dev\.txt holds no examples"):
         load_task("masakhapos:swa", tmp_path)
 
 
 def test_unseen_label(tmp_path):
-    _write(tmp_path, "masakhapos", "swa", {"train.txt": POS_OK, "dev.txt": POS_OK, "test.txt": "a NOUN\n\nb VERB\n"})
+    write_task_files(tmp_path, "masakhapos", "swa", {"train.txt": POS_OK, "dev.txt": POS_OK, "test.txt": "a NOUN\n\nb VERB\n"})
     with pytest.raises(BadInput, match=r"test\.txt:3: label 'VERB'"):
         load_task("masakhapos:swa", tmp_path)
     dev = SIB_OK + "3\tweather\tMvua.\n"
-    _write(tmp_path, "sib200", "swh_Latn", {"train.tsv": SIB_OK, "dev.tsv": dev, "test.tsv": SIB_OK})
+    write_task_files(tmp_path, "sib200", "swh_Latn", {"train.tsv": SIB_OK, "dev.tsv": dev, "test.tsv": SIB_OK})
     with pytest.raises(BadInput, match=r"dev\.tsv:4: label 'weather'"):
         load_task("sib200:swh_Latn", tmp_path)
 
 
 def test_tsv_quoting_and_line_numbers(tmp_path):
     quoted = SIB_OK + '3\tsports\t"Alisema ""ndiyo""\tna\nhapana"\n4\thealth\n'
-    _write(tmp_path, "sib200", "swh_Latn", {"train.tsv": SIB_OK, "dev.tsv": SIB_OK, "test.tsv": quoted})
+    write_task_files(tmp_path, "sib200", "swh_Latn", {"train.tsv": SIB_OK, "dev.tsv": SIB_OK, "test.tsv": quoted})
     with pytest.raises(BadInput, match=r"test\.tsv:6: expected 3 tab-separated fields"):
         load_task("sib200:swh_Latn", tmp_path)
     (tmp_path / "tasks/sib200/swh_Latn/test.tsv").write_text(quoted.rsplit("4\t", 1)[0], encoding="utf-8")
@@ -122,13 +117,13 @@ def test_unknown_family_missing_dir_and_file(tmp_path):
         load_task("sib200", tmp_path)
     with pytest.raises(BadInput, match=r"sib200/xyz_Latn does not exist"):
         load_task("sib200:xyz_Latn", tmp_path)
-    _write(tmp_path, "sib200", "swh_Latn", {"train.tsv": SIB_OK, "dev.tsv": SIB_OK})
+    write_task_files(tmp_path, "sib200", "swh_Latn", {"train.tsv": SIB_OK, "dev.tsv": SIB_OK})
     with pytest.raises(BadInput, match=r"test\.tsv does not exist"):
         load_task("sib200:swh_Latn", tmp_path)
 
 
 def test_model_dir_without_config(tmp_path):
-    _write(tmp_path, "sib200", "swh_Latn", {"train.tsv": SIB_OK, "dev.tsv": SIB_OK, "test.tsv": SIB_OK})
+    write_task_files(tmp_path, "sib200", "swh_Latn", {"train.tsv": SIB_OK, "dev.tsv": SIB_OK, "test.tsv": SIB_OK})
     (tmp_path / "model").mkdir()
     with pytest.raises(BadInput, match="no config.json"):
         evaluate_task(tmp_path / "model", "sib200:swh_Latn", data_root=tmp_path, progress=False)
