@@ -148,7 +148,7 @@ def relation_kl(student: torch.Tensor, teacher: torch.Tensor, relation_heads: in
 
 
 def attention_probs(layer: torch.nn.Module, hidden_in: torch.Tensor, num_heads: int,
-                    heads: list[int] | None = None) -> torch.Tensor:
+                    heads: list[int] | None = None, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
     """Recompute a BERT/XLM-R layer's self-attention distribution from the layer's input.
 
     The forward pass keeps the fused (SDPA) kernel; only distilled layers pay for the explicit
@@ -159,10 +159,11 @@ def attention_probs(layer: torch.nn.Module, hidden_in: torch.Tensor, num_heads: 
         hidden_in: ``(batch, seq, H)`` the layer's input.
         num_heads: the layer's head count.
         heads: the heads to return (default all).
+        attention_mask: ``(batch, seq)`` 1 for real tokens; padded keys get no attention. None for
+            packed full-length chunks (general distillation).
 
     Returns:
-        ``(batch, len(heads), seq, seq)`` probabilities (no padding mask: training sequences are
-        packed full-length chunks).
+        ``(batch, len(heads), seq, seq)`` probabilities.
     """
     q, k = qkv(layer, hidden_in, "qk")
     b, n, h = q.shape
@@ -172,7 +173,10 @@ def attention_probs(layer: torch.nn.Module, hidden_in: torch.Tensor, num_heads: 
     if heads is not None:
         idx = torch.as_tensor(heads, device=q.device)
         q, k = q.index_select(1, idx), k.index_select(1, idx)
-    return torch.softmax(q @ k.transpose(-1, -2) / d**0.5, dim=-1)
+    scores = q @ k.transpose(-1, -2) / d**0.5
+    if attention_mask is not None:
+        scores = scores.masked_fill(attention_mask[:, None, None, :] == 0, torch.finfo(scores.dtype).min)
+    return torch.softmax(scores, dim=-1)
 
 
 def qkv(layer: torch.nn.Module, hidden_in: torch.Tensor, which: str = "qkv") -> list[torch.Tensor]:

@@ -15,7 +15,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Literal
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field
@@ -46,6 +46,16 @@ class FinetuneSettings(BaseModel):
     weight_decay: float = Field(0.01, ge=0)
     freeze_embeddings: bool = True
     eval_every_epoch: bool = True
+    seeds: int = Field(1, ge=1, description="runs with seeds seed, seed+1, ...; the result gives mean and standard deviation")
+    lr_grid: list[float] = Field(default_factory=list, description="learning rates tried with the first seed; the best on DEV is used (empty: lr)")
+    method: Literal["full", "lt-sft", "lora"] = Field("full", description="full fine-tuning, LT-SFT (BiStil), or LoRA on a frozen body (peft)")
+    density: float = Field(0.1, gt=0, le=1, description="LT-SFT: fraction of the body's trainable weights kept for sparse fine-tuning")
+    lora_rank: int = Field(8, ge=1)
+    lora_alpha: float = Field(16.0, gt=0)
+    distill_temperature: float = Field(2.0, gt=0, description="task distillation: softmax temperature of the soft cross-entropy")
+    distill_alpha: float = Field(0.5, ge=0, le=1, description="task distillation: weight of the gold-label loss (1 - alpha on the teacher's soft labels)")
+    distill_hidden: float = Field(0.0, ge=0, description="task distillation: weight of the hidden-state MSE")
+    distill_attention: float = Field(0.0, ge=0, description="task distillation: weight of the last-layer attention KL")
 
 
 @dataclass
@@ -231,45 +241,20 @@ def _progress(enabled: bool):
                     TimeRemainingColumn(), transient=True)
 
 
-def evaluate_task(model_dir: str | Path, task: str | TaskData, settings: FinetuneSettings | None = None,
-                  data_root: str | Path | None = None, progress: bool = True) -> dict[str, Any]:
-    """Fine-tune ``model_dir`` on the train split of ``task``, pick the best epoch on dev, score it on test.
+def fit(model, task: TaskData, train: Encoded, dev: Encoded, settings: FinetuneSettings, pad_id: int, *,
+        extra_loss: Callable | None = None, after_step: Callable[[], None] | None = None,
+        progress: bool = True, label: str | None = None) -> dict[str, Any]:
+    """Train ``model`` on ``train`` for ``settings.epochs`` epochs and keep the epoch best on ``dev``.
 
-    Args:
-        model_dir: a local model directory (or hub id) with a tokenizer; BERT or XLM-R family.
-        task: ``FAMILY:LANG`` (read with :func:`load_task`) or a :class:`TaskData`.
-        settings: the recipe; default :class:`FinetuneSettings()`.
-        data_root: where task names are resolved (default :func:`monoglot.paths.data_root`).
-        progress: show a transient rich progress bar.
+    AdamW (no decay on biases and LayerNorms) with linear warmup and decay, length-bucketed
+    shuffled batches. ``extra_loss(model, batch) -> loss`` replaces the loss (task
+    distillation); ``after_step()`` runs after each optimizer step (LT-SFT restores the masked-out
+    weights there). On return the model holds the best epoch's trainable weights.
 
     Returns:
-        ``{"task", "kind", "model", "metric" (the primary metric's key in "metrics", e.g.
-        "entity_f1"), "metrics" (test), "dev_metrics" (best epoch), "best_epoch"
-        (1-based), "train_seconds" (optimizer steps only), "eval_seconds" (dev + test scoring),
-        "n_train", "n_dev", "n_test" (examples/sentences), "majority_baseline" (test accuracy),
-        "truncated" ({split: examples (sequence) or words (token) cut by truncation; test words
-        cut are counted wrong}), "settings"}``. Metrics are fractions in [0, 1].
-
-    Raises:
-        BadInput: from :func:`load_task` or :func:`load_for_task`; a task without a train, dev or
-            test split.
+        ``{"dev_metrics", "best_epoch" (1-based), "train_seconds", "eval_seconds"}``.
     """
-    settings = settings or FinetuneSettings()
-    task = load_task(task, data_root) if isinstance(task, str) else task
-    missing = [split for split in ("train", "dev", "test") if split not in task.splits]
-    if missing:
-        raise BadInput(f"task {task.name} has no {' or '.join(missing)} split; fine-tuning needs train, dev and "
-                       f"test (use a task that ships them, or supply the missing files)")
     token = task.kind == "token"
-    tokenizer, model = load_for_task(model_dir, task, settings.seed)
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    train_len = min(settings.max_length, _full_length(model))
-    eval_len = _full_length(model) if token else train_len
-    train = encode(tokenizer, task, "train", train_len)
-    dev, test = encode(tokenizer, task, "dev", eval_len), encode(tokenizer, task, "test", eval_len)
-
-    if settings.freeze_embeddings:
-        model.get_input_embeddings().weight.requires_grad_(False)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW([
         {"params": [p for p in params if p.ndim >= 2], "weight_decay": settings.weight_decay},
@@ -280,25 +265,28 @@ def evaluate_task(model_dir: str | Path, task: str | TaskData, settings: Finetun
     warmup = int(settings.warmup_ratio * total)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: (s + 1) / (warmup + 1) if s < warmup else max(0.0, (total - s) / max(1, total - warmup)))
-
     rng = random.Random(settings.seed)
     lengths = [len(x) for x in train.ids]
     key = task.metric
     best, best_dev, best_epoch = None, None, 0
     train_s = eval_s = 0.0
+    name = label or task.name
     with _progress(progress) as bar:
-        bar_task = bar.add_task(f"{task.name} epoch 1", total=total) if bar else None
+        bar_task = bar.add_task(f"{name} epoch 1", total=total) if bar else None
         for epoch in range(1, settings.epochs + 1):
             model.train()
             t0 = time.perf_counter()
             for idx in batches(lengths, settings.batch_size, rng):
-                loss = model(**collate(train, idx, pad_id, token)).loss
+                b = collate(train, idx, pad_id, token)
+                loss = extra_loss(model, b) if extra_loss is not None else model(**b).loss
                 loss.backward()
                 optimizer.step()
                 schedule.step()
                 optimizer.zero_grad(set_to_none=True)
+                if after_step is not None:
+                    after_step()
                 if bar:
-                    bar.update(bar_task, advance=1, description=f"{task.name} epoch {epoch} loss {loss.item():.3f}")
+                    bar.update(bar_task, advance=1, description=f"{name} epoch {epoch} loss {loss.item():.3f}")
             train_s += time.perf_counter() - t0
             if settings.eval_every_epoch or epoch == settings.epochs:
                 t0 = time.perf_counter()
@@ -307,18 +295,96 @@ def evaluate_task(model_dir: str | Path, task: str | TaskData, settings: Finetun
                 if best_dev is None or dev_metrics[key] > best_dev[key]:
                     best_dev, best_epoch = dev_metrics, epoch
                     best = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
-        if best_epoch != settings.epochs:
-            model.load_state_dict(best, strict=False)
-        t0 = time.perf_counter()
-        test_metrics = score(task, "test", predict(model, test, pad_id, 2 * settings.batch_size, token))
-        eval_s += time.perf_counter() - t0
+    if best_epoch != settings.epochs:
+        model.load_state_dict(best, strict=False)
+    return {"dev_metrics": best_dev, "best_epoch": best_epoch, "train_seconds": train_s, "eval_seconds": eval_s}
 
+
+def check_splits(task: TaskData) -> None:
+    """Raise :class:`BadInput` unless ``task`` has train, dev and test splits."""
+    missing = [split for split in ("train", "dev", "test") if split not in task.splits]
+    if missing:
+        raise BadInput(f"task {task.name} has no {' or '.join(missing)} split; fine-tuning needs train, dev and "
+                       f"test (use a task that ships them, or supply the missing files)")
+
+
+def evaluate_task(model_dir: str | Path, task: str | TaskData, settings: FinetuneSettings | None = None,
+                  data_root: str | Path | None = None, progress: bool = True, teacher: Any = None,
+                  save_to: str | Path | None = None) -> dict[str, Any]:
+    """Fine-tune ``model_dir`` on the train split of ``task`` with ``settings.method``, pick the best
+    epoch on dev, score it on test (one seed: ``settings.seed``).
+
+    Methods: ``full`` fine-tuning; ``lt-sft`` (lottery-ticket sparse fine-tuning, BiStil phase 2,
+    see :mod:`.methods`); ``lora`` (peft, frozen body). With ``teacher`` (a task-tuned teacher model
+    sharing the tokenizer, see :mod:`.task_distill`) the loss is task distillation.
+
+    Args:
+        model_dir: a local model directory (or hub id) with a tokenizer; BERT or XLM-R family.
+        task: ``FAMILY:LANG`` (read with :func:`load_task`), ``SRC->TGT`` for zero-shot transfer
+            (see :func:`~monoglot.tasks.readers.load_task`), or a :class:`TaskData`.
+        settings: the recipe; default :class:`FinetuneSettings()`.
+        data_root: where task names are resolved (default :func:`monoglot.paths.data_root`).
+        progress: show a transient rich progress bar.
+        teacher: a fine-tuned task model (or its directory) whose logits (and hidden states) the
+            student learns from.
+        save_to: write the fine-tuned task model (merged, for LoRA) and tokenizer there.
+
+    Returns:
+        ``{"task", "kind", "model", "method", "metric" (the primary metric's key in "metrics"),
+        "metrics" (test), "dev_metrics" (best epoch), "best_epoch" (1-based), "train_seconds"
+        (optimizer steps only), "eval_seconds" (dev + test scoring), "n_train", "n_dev", "n_test",
+        "majority_baseline" (test accuracy), "truncated" ({split: examples (sequence) or words
+        (token) cut by truncation; test words cut are counted wrong}), "settings"}`` plus
+        method details (``"lt_sft"``: kept parameters and density). Metrics are fractions in [0, 1].
+
+    Raises:
+        BadInput: from :func:`load_task` or :func:`load_for_task`; a task without a train, dev or
+            test split.
+    """
+    from . import methods
+
+    settings = settings or FinetuneSettings()
+    task = load_task(task, data_root) if isinstance(task, str) else task
+    check_splits(task)
+    token = task.kind == "token"
+    tokenizer, model = load_for_task(model_dir, task, settings.seed)
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    train_len = min(settings.max_length, _full_length(model))
+    eval_len = _full_length(model) if token else train_len
+    train = encode(tokenizer, task, "train", train_len)
+    dev, test = encode(tokenizer, task, "dev", eval_len), encode(tokenizer, task, "test", eval_len)
+
+    if settings.freeze_embeddings:
+        model.get_input_embeddings().weight.requires_grad_(False)
+    extra = None
+    if teacher is not None:
+        from .task_distill import load_task_teacher, task_distillation_loss
+
+        teacher = load_task_teacher(teacher) if isinstance(teacher, (str, Path)) else teacher
+        extra = task_distillation_loss(teacher, model, settings, model_dir if Path(model_dir).is_dir() else None)
+    details: dict[str, Any] = {}
+    if settings.method == "lora":
+        model = methods.with_lora(model, settings)
+    if settings.method == "lt-sft":
+        fitted, details["lt_sft"] = methods.lt_sft(model, lambda m, **kw: fit(m, task, train, dev, settings, pad_id,
+                                                                              extra_loss=extra, progress=progress, **kw),
+                                                   settings.density)
+    else:
+        fitted = fit(model, task, train, dev, settings, pad_id, extra_loss=extra, progress=progress)
+    if settings.method == "lora":
+        model = model.merge_and_unload()
+    t0 = time.perf_counter()
+    test_metrics = score(task, "test", predict(model, test, pad_id, 2 * settings.batch_size, token))
+    eval_s = fitted["eval_seconds"] + time.perf_counter() - t0
+    if save_to is not None:
+        model.save_pretrained(save_to)
+        tokenizer.save_pretrained(save_to)
     return {
-        "task": task.name, "kind": task.kind, "model": str(model_dir), "metric": task.metric,
-        "metrics": test_metrics, "dev_metrics": best_dev, "best_epoch": best_epoch,
-        "train_seconds": round(train_s, 2), "eval_seconds": round(eval_s, 2),
+        "task": task.name, "kind": task.kind, "model": str(model_dir), "method": settings.method + ("+distill" if teacher is not None else ""),
+        "metric": task.metric, "metrics": test_metrics, "dev_metrics": fitted["dev_metrics"], "best_epoch": fitted["best_epoch"],
+        "train_seconds": round(fitted["train_seconds"], 2), "eval_seconds": round(eval_s, 2),
         "n_train": len(train.ids), "n_dev": len(dev.ids), "n_test": len(test.ids),
         "majority_baseline": majority_baseline(task),
         "truncated": {"train": train.truncated, "dev": dev.truncated, "test": test.truncated},
-        "settings": settings.model_dump(),
+        "settings": settings.model_dump(), **details,
     }

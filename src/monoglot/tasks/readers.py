@@ -235,7 +235,8 @@ def load_task(name: str, data_root: str | Path | None = None, *, text_col: str =
     """Read every split of task ``name`` that exists (``test`` always).
 
     Args:
-        name: ``FAMILY:LANG`` (``<data root>/tasks/FAMILY/LANG/``), ``hf:DATASET[:CONFIG]``, or a
+        name: ``FAMILY:LANG`` (``<data root>/tasks/FAMILY/LANG/``), ``hf:DATASET[:CONFIG]``,
+            ``SRC->TGT`` (zero-shot cross-lingual transfer, see :func:`zero_shot`), or a
             folder of user files ``train.EXT``/``dev.EXT``/``test.EXT`` (also ``*-train.EXT`` etc.)
             with EXT one of ``.conllu .conll .txt .tsv .csv .jsonl``.
         data_root: where ``FAMILY:LANG`` is resolved (default :func:`monoglot.paths.data_root`).
@@ -250,6 +251,10 @@ def load_task(name: str, data_root: str | Path | None = None, *, text_col: str =
             empty split, a malformed line, or a dev/test label that train lacks (messages name
             ``file:line``); for ``hf:``, a missing ``datasets`` library or an unloadable dataset.
     """
+    if "->" in name:
+        src, _, tgt = name.partition("->")
+        return zero_shot(load_task(src.strip(), data_root, text_col=text_col, label_col=label_col),
+                         load_task(tgt.strip(), data_root, text_col=text_col, label_col=label_col))
     if name.startswith("hf:"):
         from .hf import read_hf
 
@@ -264,6 +269,33 @@ def load_task(name: str, data_root: str | Path | None = None, *, text_col: str =
     return _read_splits(name, _family_files(name, family, folder),
                         lambda path, allowed: (family.kind, family.read_split(path, allowed)),
                         _labels_file(folder), family.metric)
+
+
+def zero_shot(source: TaskData, target: TaskData) -> TaskData:
+    """Zero-shot cross-lingual transfer (BiStil, Ansell et al. 2023, sec. 4): train and select on
+    the source task's train and dev splits, test on the target task's test split, with the source's
+    label set (the target's metric).
+
+    Raises:
+        BadInput: different task kinds; the source lacks train or dev; a target test label that the
+            source lacks.
+    """
+    name = f"{source.name}->{target.name}"
+    if source.kind != target.kind:
+        raise BadInput(f"{name}: a {source.kind} task cannot transfer to a {target.kind} task; pair tasks of one kind")
+    missing = [s for s in ("train", "dev") if s not in source.splits]
+    if missing:
+        raise BadInput(f"{name}: the source task {source.name} has no {' or '.join(missing)} split; choose a source with train and dev")
+    if target.kind == "sequence":
+        gold = {y for _, y in target.splits["test"]}
+    else:
+        gold = {t for _, tags in target.splits["test"] for t in tags}
+    extra = sorted(gold - set(source.labels))
+    if extra:
+        raise BadInput(f"{name}: the target test split has labels the source never trains on: {', '.join(extra[:5])}; pair tasks with one label set")
+    return TaskData(name=name, kind=source.kind, labels=list(source.labels),
+                    splits={"train": source.splits["train"], "dev": source.splits["dev"], "test": target.splits["test"]},
+                    metric=target.metric)
 
 
 def task_sentences(name: str, data_root: str | Path | None = None) -> list[str]:

@@ -1,0 +1,85 @@
+"""Task distillation: a student task model learns from a task-tuned teacher.
+
+Loss per batch (Hinton et al. 2015; TinyBERT's task-specific distillation, Jiao et al. 2020,
+sec. 3.2; BiStil's task phase, Ansell et al. 2023, sec. 3.3):
+
+    alpha * CE(gold) + (1 - alpha) * T^2 KL(softmax(t/T) || softmax(s/T))
+    + w_h * hidden-state MSE over the layer map + w_a * last-layer attention KL
+
+Soft labels are taken where gold labels are (every example; for token tasks the first sub-word of
+each word). The hidden-state loss needs the student's hidden size to equal the teacher's, or the
+fixed basis ``shrink`` saved with the student (then the teacher's states are projected on it).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from ..distill import losses as L
+from ..errors import BadInput
+
+
+def load_task_teacher(path: str | Path):
+    """Load a fine-tuned task model directory (written by ``evaluate_task(save_to=...)``) in eval mode."""
+    from transformers import AutoConfig, AutoModelForSequenceClassification, AutoModelForTokenClassification
+
+    cfg = AutoConfig.from_pretrained(str(path))
+    arch = (cfg.architectures or [""])[0]
+    cls = AutoModelForTokenClassification if "TokenClassification" in arch else AutoModelForSequenceClassification
+    model = cls.from_pretrained(str(path), use_safetensors=True).eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model
+
+
+def task_distillation_loss(teacher, student, settings, student_dir: str | Path | None = None) -> Callable:
+    """``loss(model, batch) -> scalar`` for :func:`~monoglot.tasks.finetune.fit`.
+
+    Raises:
+        BadInput: the label counts of teacher and student differ; a hidden-state loss with different
+            hidden sizes and no saved basis.
+    """
+    from ..artifacts import read_meta
+    from ..distill.objective import load_basis
+
+    if teacher.config.num_labels != student.config.num_labels:
+        raise BadInput(f"the task teacher predicts {teacher.config.num_labels} labels, the student {student.config.num_labels}; fine-tune the teacher on the same task")
+    T, a = settings.distill_temperature, settings.distill_alpha
+    ht, hs = teacher.config.hidden_size, student.config.hidden_size
+    basis = None
+    if settings.distill_hidden > 0 and ht != hs:
+        basis, _ = load_basis(student_dir) if student_dir else (None, None)
+        if basis is None:
+            raise BadInput(f"distill_hidden needs equal hidden sizes (teacher {ht}, student {hs}) or the student's hidden_projection.safetensors from shrink; set distill_hidden = 0")
+    Lt, Ls = teacher.config.num_hidden_layers, student.config.num_hidden_layers
+    kept = read_meta(student_dir).get("stats", {}).get("layers_kept") if student_dir else None
+    layer_map = [0] + [k + 1 for k in kept] if kept and len(kept) == Ls and max(kept) < Lt else [round(j * Lt / Ls) for j in range(Ls + 1)]
+    need_states = settings.distill_hidden > 0 or settings.distill_attention > 0
+
+    def loss(model, b: dict) -> torch.Tensor:
+        ids, mask = b["input_ids"], b["attention_mask"]
+        out = model(**b, output_hidden_states=need_states)
+        with torch.inference_mode():
+            t_out = teacher(input_ids=ids, attention_mask=mask, output_hidden_states=need_states)
+        sel = b["labels"] != -100
+        s_logits = out.logits[sel] if sel.dim() == 2 else out.logits
+        t_logits = t_out.logits[sel] if sel.dim() == 2 else t_out.logits
+        total = a * out.loss + (1 - a) * L.logit_kl(s_logits, t_logits.clone(), T)
+        if settings.distill_hidden > 0:
+            th = [t_out.hidden_states[i] @ basis if basis is not None else t_out.hidden_states[i] for i in layer_map]
+            total = total + settings.distill_hidden * sum(L.hidden_mse(s, t, mask=mask) for s, t in zip(out.hidden_states, th)) / len(th)
+        if settings.distill_attention > 0:
+            s_layer, t_layer = model.base_model.encoder.layer[-1], teacher.base_model.encoder.layer[layer_map[-1] - 1]
+            with torch.inference_mode():
+                ta = L.attention_probs(t_layer, t_out.hidden_states[layer_map[-1] - 1], teacher.config.num_attention_heads,
+                                       attention_mask=mask)
+            sa = L.attention_probs(s_layer, out.hidden_states[-2], student.config.num_attention_heads, attention_mask=mask)
+            if sa.shape[1] != ta.shape[1]:
+                raise BadInput(f"attention distillation needs equal head counts (teacher {ta.shape[1]}, student {sa.shape[1]}); set distill_attention = 0")
+            total = total + settings.distill_attention * L.attention_kl(sa, ta.clone(), mask)
+        return total
+
+    return loss

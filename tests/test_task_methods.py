@@ -1,0 +1,104 @@
+"""Task methods on tiny random-initialised BERT models (fast): LT-SFT's exact density, LoRA, task
+distillation, seeds with mean and std, the learning rate chosen on dev; zero-shot task pairs on
+the real data."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from conftest import make_tiny
+from monoglot.errors import BadInput
+from monoglot.tasks import FinetuneSettings, TaskData, evaluate, evaluate_task, load_task
+
+WORDS = "habari ya asubuhi rafiki yangu serikali tanzania mpango mpya elimu shule msingi watoto wanacheza mpira".split()
+
+
+def _toy_task(n: int = 120, seed: int = 0) -> TaskData:
+    """Label 'a' when the sentence contains 'shule', else 'b' (learnable from one word)."""
+    rng = random.Random(seed)
+
+    def ex():
+        words = rng.sample(WORDS, 5)
+        return " ".join(words), "a" if "shule" in words else "b"
+
+    return TaskData("toy", "sequence", ["a", "b"], {"train": [ex() for _ in range(n)], "dev": [ex() for _ in range(40)],
+                                                      "test": [ex() for _ in range(40)]})
+
+
+FAST = dict(epochs=2, batch_size=16, lr=1e-3, max_length=16)
+
+
+@pytest.fixture(scope="module")
+def tiny_bert_dir(tmp_path_factory):
+    return make_tiny(tmp_path_factory.mktemp("m") / "bert", "bert", layers=2)
+
+
+def test_lt_sft_keeps_exactly_the_density_and_resets_the_rest(tiny_bert_dir, tmp_path):
+    s = FinetuneSettings(**FAST, method="lt-sft", density=0.05, freeze_embeddings=True)
+    res = evaluate_task(tiny_bert_dir, _toy_task(), s, progress=False, save_to=tmp_path / "tuned")
+    info = res["lt_sft"]
+    before = load_file(str(tiny_bert_dir / "model.safetensors"))
+    after = load_file(str(tmp_path / "tuned" / "model.safetensors"))
+    body = {k: v for k, v in before.items() if "word_embeddings" not in k and not k.startswith("pooler")}
+    assert info["body_weights"] == sum(v.numel() for v in body.values())
+    assert info["kept"] == round(0.05 * info["body_weights"])
+    changed = sum(int((after["bert." + k] != v).sum()) for k, v in body.items())
+    assert 0.5 * info["kept"] < changed <= info["kept"]  # only the kept weights moved off theta_0
+    assert torch.equal(after["bert.embeddings.word_embeddings.weight"], before["embeddings.word_embeddings.weight"])
+
+
+def test_lora_trains_and_merges_into_a_plain_model(tiny_bert_dir, tmp_path):
+    from transformers import AutoModelForSequenceClassification
+
+    s = FinetuneSettings(**{**FAST, "lr": 5e-3}, method="lora", lora_rank=4)
+    res = evaluate_task(tiny_bert_dir, _toy_task(), s, progress=False, save_to=tmp_path / "tuned")
+    assert res["method"] == "lora"
+    m = AutoModelForSequenceClassification.from_pretrained(tmp_path / "tuned")
+    assert not any("lora" in n for n, _ in m.named_parameters())
+    before = load_file(str(tiny_bert_dir / "model.safetensors"))
+    assert not torch.equal(m.bert.encoder.layer[0].attention.self.query.weight, before["encoder.layer.0.attention.self.query.weight"])
+    assert torch.equal(m.bert.encoder.layer[0].attention.self.key.weight, before["encoder.layer.0.attention.self.key.weight"])
+
+
+def test_task_distillation_from_a_task_tuned_teacher(tiny_bert_dir, tmp_path):
+    from monoglot.shrink import shrink_to_dir
+
+    task = _toy_task()
+    evaluate_task(tiny_bert_dir, task, FinetuneSettings(**{**FAST, "epochs": 4}), progress=False, save_to=tmp_path / "teacher")
+    student = shrink_to_dir(tiny_bert_dir, tmp_path / "student", layers=1, head_strategy="first", ffn_strategy="first",
+                            measure=None, progress=False)
+    s = FinetuneSettings(**FAST, distill_alpha=0.5, distill_hidden=1.0, distill_attention=1.0)
+    res = evaluate_task(student, task, s, progress=False, teacher=tmp_path / "teacher")
+    assert res["method"] == "full+distill" and 0 <= res["metrics"]["macro_f1"] <= 1
+    narrow = shrink_to_dir(tiny_bert_dir, tmp_path / "narrow", layers=1, hidden=32, head_strategy="first",
+                           ffn_strategy="first", hidden_strategy="truncate", measure=None, progress=False)
+    res = evaluate_task(narrow, task, FinetuneSettings(**FAST, distill_hidden=1.0), progress=False, teacher=tmp_path / "teacher")
+    assert res["n_test"] == 40  # the saved hidden projection maps the teacher's states to the student's width
+
+
+def test_seeds_give_mean_and_std_and_the_lr_is_chosen_on_dev(tiny_bert_dir):
+    s = FinetuneSettings(**{**FAST, "epochs": 1}, seeds=2, lr_grid=[1e-6, 3e-3])
+    res = evaluate(tiny_bert_dir, _toy_task(), s, progress=False)
+    assert [r["seed"] for r in res["runs"]] == [42, 43]
+    m = [r["metrics"]["macro_f1"] for r in res["runs"]]
+    assert res["metrics"]["macro_f1"] == pytest.approx(sum(m) / 2)
+    assert res["std"]["macro_f1"] == pytest.approx(abs(m[0] - m[1]) / 2)
+    assert set(res["lr_search"]) == {"1e-06", "0.003"}
+    assert res["lr"] == max((float(k) for k in res["lr_search"]), key=lambda k: res["lr_search"][str(k)])
+
+
+def test_zero_shot_pairs_on_the_real_data(data):
+    t = load_task("sib200:eng_Latn->sib200:swh_Latn", data)
+    assert (len(t.splits["train"]), len(t.splits["dev"]), len(t.splits["test"])) == (701, 99, 204)
+    assert t.splits["train"][0][0] != t.splits["test"][0][0]  # English train, Swahili test
+    pos = load_task("ud:UD_English-LinES->masakhapos:swa", data)
+    assert (len(pos.splits["train"]), len(pos.splits["test"])) == (3457, 553) and pos.metric == "accuracy"
+    load_task("ud:UD_English-LinES->ud:UD_Welsh-CCG", data)
+    with pytest.raises(BadInput, match="cannot transfer"):
+        load_task("sib200:eng_Latn->masakhapos:swa", data)
+    with pytest.raises(BadInput, match="has no train split"):
+        load_task("ud:UD_English-EWT->masakhapos:swa", data)
