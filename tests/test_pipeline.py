@@ -58,6 +58,12 @@ val_batches = 1
     assert set(data_["models"]) == {"teacher", "trimmed teacher", "student"}
     init = json.loads((run_dir / "student-init" / "monoglot.json").read_text())
     assert init["settings"]["corpora"] == [str(corpus)]
+    assert "### sib200:swh_Latn (in-language; macro-F1 on test)" in report and "| student |" in report
+    assert (run_dir / "pareto_parameters.png").stat().st_size > 1000 and (run_dir / "pareto_throughput.png").is_file()
+    card = (run_dir / "student" / "README.md").read_text()
+    assert card.startswith("---\nlicense: mit\nbase_model: ") and "model-index:" in card and "type: macro_f1" in card
+    rel = data_["models"]["student"]["relative_to_teacher"]["sib200:swh_Latn"]
+    assert rel == data_["models"]["student"]["primary"]["sib200:swh_Latn"] / data_["models"]["teacher"]["primary"]["sib200:swh_Latn"]
     mtime = (run_dir / "student" / "model.safetensors").stat().st_mtime_ns
     run_recipe(load_recipe(recipe), out=tmp_path / "out", data=data, progress=False)
     assert (run_dir / "student" / "model.safetensors").stat().st_mtime_ns == mtime  # cached, not redone

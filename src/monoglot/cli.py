@@ -189,32 +189,41 @@ def adapt(teacher: str = typer.Argument(..., help="Teacher model directory (usua
 
 @app.command()
 def evaluate(models: List[str] = typer.Argument(..., help="Model directories or hub ids."),
-             task: List[str] = typer.Option(..., "--task", help="FAMILY:LANG, e.g. sib200:swh_Latn or masakhapos:swa; repeatable."),
+             task: List[str] = typer.Option(..., "--task", help="FAMILY:LANG (sib200:swh_Latn, masakhapos:swa, masakhaner2:swa, afrisenti:swa, ud:UD_Welsh-CCG), SRC->TGT for zero-shot transfer (sib200:eng_Latn->sib200:swh_Latn), a folder of train/dev/test files, or hf:DATASET; repeatable."),
              out: Path = typer.Option(..., "--out", help="Directory for the results (created; must not exist)."),
-             epochs: int = typer.Option(3, help="Fine-tuning epochs (best on dev is tested)."),
+             method: str = typer.Option("full", help="full fine-tuning, lt-sft (sparse, BiStil), or lora (peft, frozen body)."),
+             epochs: int = typer.Option(3, help="Fine-tuning epochs (the best on dev is tested)."),
              lr: float = typer.Option(5e-5, help="Fine-tuning learning rate."),
+             lr_grid: Optional[str] = typer.Option(None, help="Comma-separated learning rates; the best on dev (first seed) is used, e.g. 5e-5,2e-4,5e-4."),
+             seeds: int = typer.Option(1, help="Runs with seeds seed, seed+1, ...; scores are mean ± std."),
+             density: float = typer.Option(0.1, help="LT-SFT: fraction of body weights fine-tuned in phase 2."),
+             teacher: Optional[Path] = typer.Option(None, help="A task-tuned teacher directory (same task and tokenizer): task distillation."),
              batch_size: int = typer.Option(16, help="Fine-tuning batch size."),
              max_length: int = typer.Option(128, help="Maximum tokens per training example."),
-             seed: int = typer.Option(42, help="Random seed."),
+             seed: int = typer.Option(42, help="First random seed."),
              data: Optional[Path] = typer.Option(None, help="Data root (default $MONOGLOT_DATA or ../shared/data)."),
              quiet: bool = NoProgress) -> None:
-    """Fine-tune and test each model on each task, the same way for every model."""
+    """Fine-tune and test each model on each task, the same way for every model; selection on dev only."""
     from .artifacts import atomic_dir
     from .paths import data_root
-    from .tasks import FinetuneSettings, evaluate_task, load_task
+    from .tasks import FinetuneSettings, evaluate as run_eval, load_task
     from .teachers import resolve_model
 
     root = data_root(data)
-    for t in task:
-        load_task(t, root)
+    tasks = {t: load_task(t, root) for t in task}
     paths = [resolve_model(m) for m in models]
-    s = FinetuneSettings(epochs=epochs, lr=lr, batch_size=batch_size, max_length=max_length, seed=seed)
+    try:
+        grid = [float(x) for x in lr_grid.split(",")] if lr_grid else []
+    except ValueError:
+        raise BadInput(f"--lr-grid {lr_grid!r}: give comma-separated numbers, e.g. 5e-5,2e-4") from None
+    s = FinetuneSettings(epochs=epochs, lr=lr, batch_size=batch_size, max_length=max_length, seed=seed, seeds=seeds,
+                         lr_grid=grid, method=method, density=density)
     with atomic_dir(out) as tmp:
-        results = {m: {t: evaluate_task(p, t, s, data_root=root, progress=not quiet) for t in task} for m, p in zip(models, paths)}
+        results = {m: {t: run_eval(p, tasks[t], s, progress=not quiet, teacher=teacher) for t in task} for m, p in zip(models, paths)}
         (tmp / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     for m, per in results.items():
         for t, r in per.items():
-            typer.echo(f"{m}\t{t}\t" + "\t".join(f"{k}={v:.4f}" for k, v in r["metrics"].items()))
+            typer.echo(f"{m}\t{t}\t" + "\t".join(f"{k}={v:.4f}±{r['std'][k]:.4f}" for k, v in r["metrics"].items()))
 
 
 @app.command()

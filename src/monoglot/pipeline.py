@@ -130,9 +130,9 @@ def evaluate_models(models: dict[str, tuple[str | Path, str]], recipe: Recipe, e
     """Fine-tune and test every model on every task of the recipe, caching each result by hash.
 
     Returns:
-        ``{model label: {task: evaluate_task result}}``.
+        ``{model label: {task: monoglot.tasks.evaluate result}}`` (mean and std over seeds).
     """
-    from .tasks import evaluate_task
+    from .tasks import evaluate
 
     out: dict[str, dict[str, dict]] = {}
     ft = recipe.evaluate.finetune
@@ -145,7 +145,7 @@ def evaluate_models(models: dict[str, tuple[str | Path, str]], recipe: Recipe, e
                 console.print(f"[green]✓[/] evaluate {label} on {task}: cached")
             else:
                 console.print(f"[bold]▶ evaluate[/] {label} on {task}")
-                res = evaluate_task(str(path), task, ft, data_root=root, progress=progress)
+                res = evaluate(str(path), task, ft, data_root=root, progress=progress)
                 res["settings_hash"] = key
                 write_json_atomic(f, res)
             out.setdefault(label, {})[task] = res

@@ -75,6 +75,8 @@ class Recipe(_Strict):
     distill -> evaluate -> report. ``shrink``/``distill`` make the final student."""
 
     name: str
+    languages: list[str] = Field(default_factory=list, description="ISO 639-1 codes for the model cards, e.g. [\"sw\"]")
+    license: str = Field("mit", description="license of the output models (e5-small is MIT)")
     teacher: str = "e5-small"
     out: str = "out"
     data: DataSection

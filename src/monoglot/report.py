@@ -12,7 +12,9 @@ from typing import Any
 
 from . import __version__
 from .artifacts import read_meta, write_json_atomic, write_text_atomic
+from .cards import model_card
 from .measure import count_parameters, cpu_throughput, weights_bytes
+from .plots import pareto_plots
 from .progress import console
 from .recipe import Recipe
 
@@ -67,19 +69,32 @@ def build_report(run_dir: str | Path, recipe: Recipe, models: dict[str, str | Pa
     ref = next(iter(rows.values()))
     ref_params, ref_speed = ref["parameters"]["total"], ref["throughput"]["sequences_per_second"]
     cols = _task_columns(results)
+    ref_label = next(iter(rows))
     for label, row in rows.items():
+        res = results.get(label, {})
         row["compression_ratio"] = ref_params / row["parameters"]["total"]
         row["fewer_parameters"] = 1 - row["parameters"]["total"] / ref_params
         row["speedup"] = row["throughput"]["sequences_per_second"] / ref_speed
-        row["scores"] = {f"{t}/{m}": results.get(label, {}).get(t, {}).get("metrics", {}).get(m) for t, m in cols}
-        row["majority_baseline"] = {t: results.get(label, {}).get(t, {}).get("majority_baseline") for t, _ in cols}
+        row["scores"] = {f"{t}/{m}": res.get(t, {}).get("metrics", {}).get(m) for t, m in cols}
+        row["std"] = {f"{t}/{m}": (res.get(t, {}).get("std") or {}).get(m) for t, m in cols}
+        row["majority_baseline"] = {t: res.get(t, {}).get("majority_baseline") for t, _ in cols}
         row["stage"] = read_meta(row["path"]).get("stage")
+        primary = {t: r["metrics"][r["metric"]] for t, r in res.items()}
+        ref_primary = {t: r["metrics"][r["metric"]] for t, r in results.get(ref_label, {}).items()}
+        row["primary"] = primary
+        row["relative_to_teacher"] = {t: v / ref_primary[t] for t, v in primary.items() if ref_primary.get(t)}
+        row["average_score"] = sum(primary.values()) / len(primary) if primary else None
     shrink = read_meta(Path(models["student"]).parent / "student-init").get("stats", {}) if "student" in models else {}
     trim = read_meta(models["trimmed teacher"]).get("stats", {}) if "trimmed teacher" in models else {}
     report = {
               "trim": {k: v for k, v in trim.items() if k not in ("corpus",)},"recipe": recipe.model_dump(), "versions": _versions(), "models": rows,
               "shrink": {k: shrink[k] for k in ("steps", "choices") if k in shrink},
               "evaluation": results, "distill": {k: v for k, v in read_meta(models.get("student", "")).get("stats", {}).items() if k != "history"} if "student" in models else {}}
+    report["plots"] = [p.name for p in pareto_plots(rows, run_dir)]
+    for label, row in rows.items():  # model cards for the directories this run wrote
+        if Path(row["path"]).resolve().is_relative_to(run_dir.resolve()):
+            model_card(row["path"], name=f"{recipe.name}-{label.replace(' ', '-')}", languages=recipe.languages,
+                       base_model=recipe.teacher, license=recipe.license, row=row, results=results.get(label, {}))
     write_json_atomic(run_dir / "report.json", report)
     write_text_atomic(run_dir / "report.md", render_markdown(report, cols))
     console.print(f"[bold green]report[/] {run_dir / 'report.md'}")
@@ -102,8 +117,12 @@ def render_markdown(report: dict[str, Any], cols: list[tuple[str, str]]) -> str:
         cells = [label, f"{p['total'] / 1e6:.2f}M", f"{p['embedding'] / 1e6:.2f}M", f"{p['encoder'] / 1e6:.2f}M",
                  f"{r['bytes'] / 1e6:.1f}", f"{100 * r['fewer_parameters']:.1f}%", f"{r['compression_ratio']:.1f}x",
                  f"{r['throughput']['sequences_per_second']:.1f}", f"{r['speedup']:.1f}x"]
-        cells += ["–" if (v := r["scores"].get(f"{t}/{m}")) is None else f"{100 * v:.1f}" for t, m in cols]
+        cells += [_score(r, f"{t}/{m}") for t, m in cols]
         lines.append("| " + " | ".join(cells) + " |")
+    lines += task_tables(report, cols)
+    if report.get("plots"):
+        lines += ["", "## Pareto fronts", "", "Average primary score over the tasks against size and speed.", ""]
+        lines += [f"![{p}]({p})" for p in report["plots"]]
     base = first.get("majority_baseline", {})
     if base:
         lines += ["", "Majority-class baseline (test accuracy): " + ", ".join(f"{t} {100 * v:.1f}" for t, v in base.items() if v is not None)]
@@ -120,6 +139,36 @@ def render_markdown(report: dict[str, Any], cols: list[tuple[str, str]]) -> str:
     lines += ["", "## Versions", "", ", ".join(f"{k} {v}" for k, v in report["versions"].items()),
               "", "## Recipe", "", "```json", __import__("json").dumps(report["recipe"], indent=2), "```", ""]
     return "\n".join(lines)
+
+
+def _score(row: dict[str, Any], key: str) -> str:
+    v, s = row["scores"].get(key), (row.get("std") or {}).get(key)
+    if v is None:
+        return "–"
+    return f"{100 * v:.1f}" + (f" ± {100 * s:.1f}" if s else "")
+
+
+def task_tables(report: dict[str, Any], cols: list[tuple[str, str]]) -> list[str]:
+    """One table per task: every model's primary score (mean ± std over seeds), its ratio to the
+    teacher's and its relative drop, with parameters, bytes and CPU throughput."""
+    lines = []
+    ev = report.get("evaluation", {})
+    for task in dict.fromkeys(t for t, _ in cols):
+        metric = next((r[task]["metric"] for r in ev.values() if task in r), None)
+        if metric is None:
+            continue
+        kind = "zero-shot from " + task.split("->")[0] if "->" in task else "in-language"
+        lines += ["", f"### {task} ({kind}; {METRIC_LABELS.get(metric, metric)} on test)", "",
+                  "| model | score | vs teacher | drop | params | MB | seq/s |", "|---|---|---|---|---|---|---|"]
+        for label, r in report["models"].items():
+            if task not in ev.get(label, {}):
+                continue
+            rel = r["relative_to_teacher"].get(task)
+            rel_s = "–" if rel is None else f"{100 * rel:.1f}%"
+            drop = "–" if rel is None else f"{100 * (1 - rel):+.1f}%".replace("+-", "-")
+            lines.append(f"| {label} | {_score(r, f'{task}/{metric}')} | {rel_s} | {drop} | "
+                         f"{r['parameters']['total'] / 1e6:.2f}M | {r['bytes'] / 1e6:.1f} | {r['throughput']['sequences_per_second']:.1f} |")
+    return lines
 
 
 def trim_markdown(trim: dict[str, Any]) -> list[str]:

@@ -1,0 +1,54 @@
+"""Model cards: a ``README.md`` with Hugging Face metadata in every model directory a run writes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .artifacts import read_meta, write_text_atomic
+
+HUB_IDS = {"e5-small": "intfloat/multilingual-e5-small"}
+
+
+def _yaml_list(key: str, items: list[str]) -> list[str]:
+    return [f"{key}:"] + [f"- {x}" for x in items] if items else []
+
+
+def model_card(model_dir: str | Path, *, name: str, languages: list[str], base_model: str, license: str,
+               row: dict[str, Any], results: dict[str, dict], teacher_label: str = "teacher") -> Path:
+    """Write ``model_dir/README.md``: YAML front matter (``language``, ``license``, ``base_model``,
+    ``library_name``, ``tags``, ``metrics``, ``model-index`` with each task's test score) and a short
+    description of how the model was made, its size, speed and scores.
+
+    ``row`` is the model's row of the report (parameters, bytes, throughput, speed-up);
+    ``results`` maps a task to its evaluation result (``metric``, ``metrics``, ``std``).
+    """
+    meta = read_meta(model_dir)
+    metrics = sorted({r["metric"] for r in results.values()})
+    lines = ["---"] + _yaml_list("language", languages) + [f"license: {license}", f"base_model: {HUB_IDS.get(base_model, base_model)}",
+             "library_name: transformers", "tags:", "- monoglot", "- knowledge-distillation", "- model-compression"]
+    lines += _yaml_list("metrics", metrics)
+    if results:
+        lines += ["model-index:", f"- name: {name}", "  results:"]
+        for task, r in results.items():
+            lines += [f"  - task: {{type: {'token-classification' if r['kind'] == 'token' else 'text-classification'}}}",
+                      f"    dataset: {{name: {task}, type: {task.split(':')[0].split('->')[0]}}}",
+                      "    metrics:", f"    - {{type: {r['metric']}, value: {round(100 * r['metrics'][r['metric']], 2)}}}"]
+    lines += ["---", "", f"# {name}", "",
+              f"A compressed encoder made by [monoglot](https://github.com/) from `{base_model}` "
+              f"(stage `{meta.get('stage')}`, parent `{meta.get('parent')}`). Load it with "
+              "`transformers.AutoModel.from_pretrained` and `AutoTokenizer`; `monoglot.json` records every setting.", "",
+              f"- parameters: {row['parameters']['total'] / 1e6:.2f}M ({100 * row['fewer_parameters']:.1f}% fewer than the {teacher_label})",
+              f"- weights: {row['bytes'] / 1e6:.1f} MB",
+              f"- CPU throughput: {row['throughput']['sequences_per_second']:.1f} sequences/s ({row['speedup']:.1f}x the {teacher_label})", ""]
+    if results:
+        lines += ["| task | metric | test score |", "|---|---|---|"]
+        for task, r in results.items():
+            std = (r.get("std") or {}).get(r["metric"])
+            score = f"{100 * r['metrics'][r['metric']]:.1f}" + (f" ± {100 * std:.1f}" if std else "")
+            lines.append(f"| {task} | {r['metric']} | {score} |")
+        lines += ["", "Scores: fine-tuned on train (for `SRC->TGT`, the source language's train: zero-shot), "
+                  "model selection on dev, reported on test."]
+    path = Path(model_dir) / "README.md"
+    write_text_atomic(path, "\n".join(lines) + "\n")
+    return path
