@@ -136,7 +136,7 @@ def evaluate_models(models: dict[str, tuple[str | Path, str]], recipe: Recipe, e
 
     out: dict[str, dict[str, dict]] = {}
     ft = recipe.evaluate.finetune
-    for label, (path, h) in models.items():
+    for label, (path, h) in reversed(list(models.items())):  # the newest model first: its verdict matters most
         for task in recipe.evaluate.tasks:
             key = settings_hash("evaluate", h, task, ft.model_dump())
             f = eval_dir / f"{label.replace(' ', '-')}__{task.replace(':', '-')}.json"
@@ -149,4 +149,4 @@ def evaluate_models(models: dict[str, tuple[str | Path, str]], recipe: Recipe, e
                 res["settings_hash"] = key
                 write_json_atomic(f, res)
             out.setdefault(label, {})[task] = res
-    return out
+    return {label: out[label] for label in models if label in out}
