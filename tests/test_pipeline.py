@@ -47,7 +47,7 @@ steps = 3
 batch_size = 2
 seq_len = 16
 val_batches = 1
-''' + EVAL_TAIL)
+''' + EVAL_TAIL.replace("[evaluate]\n", "[evaluate]\ndeploy = true\n"))
     run_dir = run_recipe(load_recipe(recipe), out=tmp_path / "out", data=data, progress=False)
     report = (run_dir / "report.md").read_text()
     assert "## Vocabulary trimming" in report and "![coverage" in report and (run_dir / "trimmed" / "coverage.png").exists()
@@ -55,7 +55,10 @@ val_batches = 1
     data_ = json.loads((run_dir / "report.json").read_text())
     assert data_["shrink"]["choices"]["layers"]["strategy"] == "importance"
     assert data_["shrink"]["choices"]["hidden"]["strategy"] == "pca"
-    assert set(data_["models"]) == {"teacher", "trimmed teacher", "student"}
+    assert set(data_["models"]) == {"teacher", "trimmed teacher", "student", "student (ONNX fp32)", "student (ONNX int8)"}
+    onnx = data_["models"]["student (ONNX fp32)"]
+    assert onnx["bytes"] > data_["models"]["student (ONNX int8)"]["bytes"] and onnx["throughput"]["sequences_per_second"] > 0
+    assert 0 <= onnx["scores"]["sib200:swh_Latn/macro_f1"] <= 1 and "| student (ONNX int8) |" in report
     init = json.loads((run_dir / "student-init" / "monoglot.json").read_text())
     assert init["settings"]["corpora"] == [str(corpus)]
     assert "### sib200:swh_Latn (in-language; macro-F1 on test)" in report and "| student |" in report

@@ -241,27 +241,25 @@ def run(recipe: Path = typer.Argument(..., help="Recipe TOML, e.g. recipes/swahi
 
 @app.command()
 def report(run_dir: Path = typer.Argument(..., help="A run directory written by 'monoglot run' (holds recipe.json).")) -> None:
-    """Re-measure the models of a finished run and rewrite its report.md / report.json."""
-    from .pipeline import evaluate_models
+    """Re-measure the models of a finished run and rewrite its report.md / report.json (cached evaluations are reused)."""
+    from .artifacts import read_meta, settings_hash
     from .paths import data_root
-    from .artifacts import settings_hash
+    from .pipeline import finish_run
     from .recipe import Recipe
-    from .report import build_report
-    from .artifacts import read_meta
     from .teachers import resolve_model
 
     f = run_dir / "recipe.json"
     if not f.is_file():
         raise BadInput(f"{run_dir} holds no recipe.json; pass the directory that 'monoglot run' wrote (OUT/<name>)")
     recipe = Recipe.model_validate_json(f.read_text())
-    labels = {"trimmed teacher": run_dir / "trimmed", "student": run_dir / "student"}
+    labels = {"trimmed teacher": run_dir / "trimmed", **({"assistant": run_dir / "assistant"} if recipe.assistant else {}),
+              "student": run_dir / "student"}
     for label, p in labels.items():
         if not read_meta(p).get("settings_hash"):
             raise BadInput(f"{p} is missing or incomplete; finish the run with 'monoglot run' first")
     models = {"teacher": (resolve_model(recipe.teacher), settings_hash("teacher", recipe.teacher)),
               **{k: (p, read_meta(p)["settings_hash"]) for k, p in labels.items()}}
-    results = evaluate_models(models, recipe, run_dir / "eval", data_root(), progress=True)
-    build_report(run_dir, recipe, {k: v[0] for k, v in models.items()}, results)
+    finish_run(run_dir, recipe, models, data_root(), progress=True)
     typer.echo((run_dir / "report.md").read_text())
 
 

@@ -76,7 +76,6 @@ def run_recipe(recipe: Recipe, out: str | Path | None = None, data: str | Path |
     """
     from .distill import DistillSettings, LossWeights, adapt_teacher, distill
     from .recipe import StepSection
-    from .report import build_report
     from .shrink import shrink_to_dir
     from .tasks import load_task
     from .teachers import resolve_model
@@ -121,8 +120,23 @@ def run_recipe(recipe: Recipe, out: str | Path | None = None, data: str | Path |
 
     models = {"teacher": (teacher, settings_hash("teacher", recipe.teacher)),
               "trimmed teacher": (trimmed, h_trim), **made}
+    return finish_run(run_dir, recipe, models, root, progress)
+
+
+def finish_run(run_dir: Path, recipe: Recipe, models: dict[str, tuple[str | Path, str]], root: Path,
+               progress: bool = True) -> Path:
+    """Evaluate ``models`` ({label: (directory, settings hash)}, the teacher first), add the
+    deployment rows if the recipe asks, and write the report; return ``run_dir``."""
+    from .report import build_report
+
     results = evaluate_models(models, recipe, run_dir / "eval", root, progress)
-    return build_report(run_dir, recipe, {k: v[0] for k, v in models.items()}, results)
+    paths = {k: v[0] for k, v in models.items()}
+    if recipe.evaluate.deploy:
+        label = list(models)[-1]
+        rows = deploy_rows(label, models[label][0], results[label], recipe, run_dir / "deploy", root, progress)
+        results.update(rows)
+        paths.update({k: next(iter(per.values()))["onnx_dir"] for k, per in rows.items() if per})
+    return build_report(run_dir, recipe, paths, results)
 
 
 def evaluate_models(models: dict[str, tuple[str | Path, str]], recipe: Recipe, eval_dir: Path, root: Path,
@@ -150,3 +164,49 @@ def evaluate_models(models: dict[str, tuple[str | Path, str]], recipe: Recipe, e
                 write_json_atomic(f, res)
             out.setdefault(label, {})[task] = res
     return {label: out[label] for label in models if label in out}
+
+
+def deploy_rows(label: str, model_dir: str | Path, results: dict[str, dict], recipe: Recipe, out: Path, root: Path,
+                progress: bool = True) -> dict[str, dict[str, dict]]:
+    """The deployment rows of the report: ``model_dir`` fine-tuned on each task (first seed, the
+    learning rate evaluation chose on dev), exported to ONNX and quantised to int8, each scored on
+    test with onnxruntime. Results are cached in ``out`` by settings hash.
+
+    Returns:
+        ``{"<label> (ONNX fp32)": {task: result}, "<label> (ONNX int8)": {...}}``; each result is
+        the PyTorch result with ``metrics`` from onnxruntime, ``std`` empty, and ``onnx_dir``.
+    """
+    from .deploy import OnnxTaskModel, export_onnx, quantize_int8
+    from .tasks import evaluate_task, load_task
+    from .tasks.finetune import _full_length, encode, score
+    from .tasks.task_distill import load_task_teacher
+    from .teachers import load_tokenizer
+
+    rows: dict[str, dict[str, dict]] = {f"{label} (ONNX fp32)": {}, f"{label} (ONNX int8)": {}}
+    ft = recipe.evaluate.finetune
+    for task_name, res in results.items():
+        key = settings_hash("deploy", res.get("settings_hash"), task_name)
+        f = out / f"{task_name.replace(':', '-').replace('>', '')}.json"
+        if f.is_file() and json.loads(f.read_text()).get("settings_hash") == key:
+            cached = json.loads(f.read_text())
+            for k in rows:
+                rows[k][task_name] = cached[k]
+            continue
+        console.print(f"[bold]▶ deploy[/] {label} on {task_name}: fine-tune, export to ONNX, int8")
+        task = load_task(task_name, root)
+        tuned = out / "models" / task_name.replace(":", "-").replace(">", "")
+        shutil.rmtree(tuned, ignore_errors=True)
+        evaluate_task(str(model_dir), task, ft.model_copy(update={"lr": res.get("lr", ft.lr)}), progress=progress, save_to=tuned)
+        model, tok = load_task_teacher(tuned), load_tokenizer(tuned)
+        fp32 = export_onnx(model, tok, tuned.with_name(tuned.name + ".onnx"), overwrite=True)
+        int8 = quantize_int8(fp32, tuned.with_name(tuned.name + ".int8.onnx"), overwrite=True)
+        token = task.kind == "token"
+        test = encode(tok, task, "test", _full_length(model) if token else min(ft.max_length, _full_length(model)))
+        pad = tok.pad_token_id if tok.pad_token_id is not None else 0
+        entry = {"settings_hash": key}
+        for k, d in zip(rows, (fp32, int8)):
+            preds = OnnxTaskModel(d, threads=recipe.measure.threads).predict(test, pad, 2 * ft.batch_size, token)
+            entry[k] = {**res, "metrics": score(task, "test", preds), "std": {}, "onnx_dir": str(d), "runs": []}
+            rows[k][task_name] = entry[k]
+        write_json_atomic(f, entry)
+    return rows

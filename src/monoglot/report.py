@@ -51,6 +51,13 @@ def measure_models(models: dict[str, str | Path], recipe: Recipe) -> dict[str, d
     rows: dict[str, dict[str, Any]] = {}
     for label, path in models.items():
         console.print(f"measuring {label}")
+        if (Path(path) / "model.onnx").is_file():  # a deployment row: onnxruntime, same batch and threads
+            from . import deploy
+
+            source = rows[label.split(" (ONNX")[0]]
+            rows[label] = {"path": str(path), "parameters": source["parameters"], "bytes": deploy.weights_bytes(path),
+                           "throughput": deploy.onnx_throughput(path, ms.batch_size, ms.seq_len, ms.batches, ms.threads)}
+            continue
         thr = cpu_throughput(path, ms.batch_size, ms.seq_len, ms.batches, ms.threads)
         rows[label] = {"path": str(path), "parameters": count_parameters(path), "bytes": weights_bytes(path),
                        "throughput": thr}
@@ -92,7 +99,7 @@ def build_report(run_dir: str | Path, recipe: Recipe, models: dict[str, str | Pa
               "evaluation": results, "distill": {k: v for k, v in read_meta(models.get("student", "")).get("stats", {}).items() if k != "history"} if "student" in models else {}}
     report["plots"] = [p.name for p in pareto_plots(rows, run_dir)]
     for label, row in rows.items():  # model cards for the directories this run wrote
-        if Path(row["path"]).resolve().is_relative_to(run_dir.resolve()):
+        if Path(row["path"]).resolve().is_relative_to(run_dir.resolve()) and "(ONNX" not in label:
             model_card(row["path"], name=f"{recipe.name}-{label.replace(' ', '-')}", languages=recipe.languages,
                        base_model=recipe.teacher, license=recipe.license, row=row, results=results.get(label, {}))
     write_json_atomic(run_dir / "report.json", report)
