@@ -71,7 +71,7 @@ def test_two_processes_on_the_cpu_match_one_process(tiny, tmp_path):
 
 @pytest.fixture(scope="module")
 def reference(tiny, tmp_path_factory):
-    """An uninterrupted run of 300 steps, checkpointing every 20."""
+    """An uninterrupted run of 160 steps, checkpointing every 20."""
     out = tmp_path_factory.mktemp("ref") / "student"
     p = _cli(*_resume_args(tiny), "--out", out)
     assert p.wait(300) == 0, p.stderr.read()
@@ -79,8 +79,8 @@ def reference(tiny, tmp_path_factory):
 
 
 def _resume_args(tiny):
-    return [tiny["teacher"], tiny["init"], "--corpus", tiny["swa"], "--source-corpus", tiny["eng"], "--steps", 300,
-            "--batch-size", 4, "--seq-len", 16, "--checkpoint-every", 20, "--val-every", 50, "--loss", "logits=1", "--quiet"]
+    return [tiny["teacher"], tiny["init"], "--corpus", tiny["swa"], "--source-corpus", tiny["eng"], "--steps", 160,
+            "--batch-size", 4, "--seq-len", 16, "--checkpoint-every", 20, "--val-every", 40, "--loss", "logits=1", "--quiet"]
 
 
 def _wait_for_checkpoint(out: Path, step: int, proc) -> None:
@@ -134,7 +134,7 @@ def test_bilingual_batches_alternate_and_are_validated_per_language(reference):
     assert [r["lang"] for r in h[:6]] == ["target", "source"] * 3
     st = json.loads((reference / "monoglot.json").read_text())["stats"]
     assert set(st["val_loss_after"]) == {"target", "source"}
-    assert [v["step"] for v in st["validations"]] == [0, 50, 100, 150, 200, 250, 300]
+    assert [v["step"] for v in st["validations"]] == [0, 40, 80, 120, 160]
     assert (reference / "runs").is_dir() and any((reference / "runs").rglob("events.out.tfevents*"))
 
 

@@ -102,3 +102,15 @@ def test_zero_shot_pairs_on_the_real_data(data):
         load_task("sib200:eng_Latn->masakhapos:swa", data)
     with pytest.raises(BadInput, match="has no train split"):
         load_task("ud:UD_English-EWT->masakhapos:swa", data)
+
+
+def test_train_subsample_is_fixed_ordered_and_leaves_dev_and_test():
+    from monoglot.tasks.finetune import subsample_train
+
+    task = _toy_task(n=120)
+    a, b = subsample_train(task, 50), subsample_train(task, 50)
+    assert a.splits["train"] == b.splits["train"] and len(a.splits["train"]) == 50
+    idx = [task.splits["train"].index(x) for x in a.splits["train"]]
+    assert idx == sorted(idx)
+    assert a.splits["dev"] is task.splits["dev"] and a.splits["test"] is task.splits["test"]
+    assert subsample_train(task, None) is task and subsample_train(task, 500) is task

@@ -10,6 +10,7 @@ scored on TEST.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import random
 import time
 from collections import Counter
@@ -46,6 +47,7 @@ class FinetuneSettings(BaseModel):
     weight_decay: float = Field(0.01, ge=0)
     freeze_embeddings: bool = True
     eval_every_epoch: bool = True
+    max_train_examples: int | None = Field(None, ge=1, description="train on a seeded random sample of at most this many train examples (a compute budget, the same for every model); None: all")
     seeds: int = Field(1, ge=1, description="runs with seeds seed, seed+1, ...; the result gives mean and standard deviation")
     lr_grid: list[float] = Field(default_factory=list, description="learning rates tried with the first seed; the best on DEV is used (empty: lr)")
     method: Literal["full", "lt-sft", "lora"] = Field("full", description="full fine-tuning, LT-SFT (BiStil), or LoRA on a frozen body (peft)")
@@ -300,6 +302,16 @@ def fit(model, task: TaskData, train: Encoded, dev: Encoded, settings: FinetuneS
     return {"dev_metrics": best_dev, "best_epoch": best_epoch, "train_seconds": train_s, "eval_seconds": eval_s}
 
 
+def subsample_train(task: TaskData, limit: int | None, seed: int = 0) -> TaskData:
+    """``task`` with at most ``limit`` train examples: a random sample (fixed ``seed``, the same for
+    every model and run), kept in file order; dev and test untouched."""
+    train = task.splits["train"]
+    if limit is None or len(train) <= limit:
+        return task
+    keep = sorted(random.Random(seed).sample(range(len(train)), limit))
+    return dataclasses.replace(task, splits={**task.splits, "train": [train[i] for i in keep]})
+
+
 def check_splits(task: TaskData) -> None:
     """Raise :class:`BadInput` unless ``task`` has train, dev and test splits."""
     missing = [split for split in ("train", "dev", "test") if split not in task.splits]
@@ -346,6 +358,7 @@ def evaluate_task(model_dir: str | Path, task: str | TaskData, settings: Finetun
     settings = settings or FinetuneSettings()
     task = load_task(task, data_root) if isinstance(task, str) else task
     check_splits(task)
+    task = subsample_train(task, settings.max_train_examples)
     token = task.kind == "token"
     tokenizer, model = load_for_task(model_dir, task, settings.seed)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
