@@ -149,8 +149,10 @@ def evaluate_models(models: dict[str, tuple[str | Path, str]], recipe: Recipe, e
     from .tasks import evaluate
 
     out: dict[str, dict[str, dict]] = {}
-    ft = recipe.evaluate.finetune
     for label, (path, h) in reversed(list(models.items())):  # the newest model first: its verdict matters most
+        ft = recipe.evaluate.finetune
+        if label in ("teacher", "trimmed teacher") and recipe.evaluate.teacher_lr_grid is not None:
+            ft = ft.model_copy(update={"lr_grid": recipe.evaluate.teacher_lr_grid})
         for task in recipe.evaluate.tasks:
             key = settings_hash("evaluate", h, task, ft.model_dump())
             f = eval_dir / f"{label.replace(' ', '-')}__{task.replace(':', '-')}.json"

@@ -59,6 +59,7 @@ class EvaluateSection(_Strict):
 
     tasks: list[str] = Field(default_factory=lambda: ["sib200:swh_Latn", "masakhapos:swa"])
     finetune: FinetuneSettings = Field(default_factory=FinetuneSettings)
+    teacher_lr_grid: list[float] | None = Field(None, description="learning rates tried for the teacher and the trimmed teacher (default: finetune.lr_grid); base-size models have well-known rates")
     deploy: bool = Field(False, description="also export the final student's task models to ONNX (fp32 and int8) and score them with onnxruntime")
 
 
