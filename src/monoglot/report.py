@@ -166,13 +166,13 @@ def task_tables(report: dict[str, Any], cols: list[tuple[str, str]]) -> list[str
             continue
         kind = "zero-shot from " + task.split("->")[0] if "->" in task else "in-language"
         lines += ["", f"### {task} ({kind}; {METRIC_LABELS.get(metric, metric)} on test)", "",
-                  "| model | score | vs teacher | drop | params | MB | seq/s |", "|---|---|---|---|---|---|---|"]
+                  "| model | score | vs teacher | drop vs teacher | params | MB | seq/s |", "|---|---|---|---|---|---|---|"]
         for label, r in report["models"].items():
             if task not in ev.get(label, {}):
                 continue
             rel = r["relative_to_teacher"].get(task)
             rel_s = "–" if rel is None else f"{100 * rel:.1f}%"
-            drop = "–" if rel is None else f"{100 * (1 - rel):+.1f}%".replace("+-", "-")
+            drop = "–" if rel is None else f"{100 * (1 - rel) + 0.0:.1f}%"  # negative: better than the teacher
             lines.append(f"| {label} | {_score(r, f'{task}/{metric}')} | {rel_s} | {drop} | "
                          f"{r['parameters']['total'] / 1e6:.2f}M | {r['bytes'] / 1e6:.1f} | {r['throughput']['sequences_per_second']:.1f} |")
     return lines
