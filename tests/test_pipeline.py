@@ -62,6 +62,8 @@ val_batches = 1
     init = json.loads((run_dir / "student-init" / "monoglot.json").read_text())
     assert init["settings"]["corpora"] == [str(corpus)]
     assert "### sib200:swh_Latn (in-language; macro-F1 on test)" in report and "| student |" in report
+    f1 = 100 * data_["evaluation"]["student"]["sib200:swh_Latn"]["metrics"]["macro_f1"]
+    assert f"| student | {f1:.1f} |" in report
     assert (run_dir / "pareto_parameters.png").stat().st_size > 1000 and (run_dir / "pareto_throughput.png").is_file()
     card = (run_dir / "student" / "README.md").read_text()
     assert card.startswith("---\nlicense: mit\nbase_model: ") and "model-index:" in card and "type: macro_f1" in card

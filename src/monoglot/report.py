@@ -173,7 +173,9 @@ def task_tables(report: dict[str, Any], cols: list[tuple[str, str]]) -> list[str
             rel = r["relative_to_teacher"].get(task)
             rel_s = "–" if rel is None else f"{100 * rel:.1f}%"
             drop = "–" if rel is None else f"{100 * (1 - rel) + 0.0:.1f}%"  # negative: better than the teacher
-            lines.append(f"| {label} | {_score(r, f'{task}/{metric}')} | {rel_s} | {drop} | "
+            res = ev[label][task]
+            score = f"{100 * res['metrics'][metric]:.1f}" + (f" ± {100 * s:.1f}" if (s := (res.get("std") or {}).get(metric)) else "")
+            lines.append(f"| {label} | {score} | {rel_s} | {drop} | "
                          f"{r['parameters']['total'] / 1e6:.2f}M | {r['bytes'] / 1e6:.1f} | {r['throughput']['sequences_per_second']:.1f} |")
     return lines
 
