@@ -202,3 +202,13 @@ def test_a_checkpoint_from_another_configuration_is_refused(tiny, tmp_path):
     assert r.wait(60) == 2
     err = r.stderr.read()
     assert "from another configuration (differs in: settings)" in err and err.count("\n") == 1
+
+
+def test_without_an_mlm_loss_the_head_stays_and_the_tied_embeddings_still_train(tiny, tmp_path):
+    s = DistillSettings(steps=2, batch_size=2, seq_len=16, val_batches=1, lr=1e-2)
+    out = distill(tiny["teacher"], tiny["init"], [tiny["swa"]], tmp_path / "s", s, progress=False)
+    before, after = load_file(str(tiny["init"] / "model.safetensors")), load_file(str(out / "model.safetensors"))
+    emb = "bert.embeddings.word_embeddings.weight"
+    assert not torch.equal(before[emb], after[emb])
+    head = "cls.predictions.transform.dense.weight"
+    assert torch.equal(before[head], after[head])

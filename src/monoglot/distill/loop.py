@@ -61,10 +61,12 @@ def _load_student(path: str, s: DistillSettings):
     model = load_saved_architecture(path)
     if s.loss.needs_masking():
         model = with_mlm_head(model)
-    elif mlm_head(model) is not None:  # kept as it is; DDP must not see parameters without gradients
-        for p in mlm_head(model).parameters():
-            p.requires_grad_(False)
-    for p in getattr(model.base_model, "pooler", None).parameters() if getattr(model.base_model, "pooler", None) is not None else []:
+    # Parts no loss uses stay as they are (DDP must not see parameters without gradients): an MLM
+    # head's own weights when no loss needs it (not the decoder tied to the embeddings), the pooler.
+    body = {id(p) for p in model.base_model.parameters()}
+    unused = [p for p in mlm_head(model).parameters() if id(p) not in body] if mlm_head(model) is not None and not s.loss.needs_masking() else []
+    pooler = getattr(model.base_model, "pooler", None)
+    for p in unused + (list(pooler.parameters()) if pooler is not None else []):
         p.requires_grad_(False)
     if s.dropout is not None:
         for m in model.modules():
