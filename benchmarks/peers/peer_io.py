@@ -48,7 +48,7 @@ def _open_text(path: Path) -> io.TextIOBase:
 def read_documents(paths: list[Path], text_column: str, fail: Callable[..., None]) -> list[str]:
     """Non-empty, stripped documents: lines of .txt, one column of .tsv (header row), a field of .jsonl.
 
-    A .tsv without ``text_column`` calls ``fail`` with a one-line message.
+    A .tsv without ``text_column``, or no document at all, calls ``fail`` with a one-line message.
     """
     docs: list[str] = []
     for path in paths:
@@ -70,4 +70,6 @@ def read_documents(paths: list[Path], text_column: str, fail: Callable[..., None
                 doc = doc.strip()
                 if doc:
                     docs.append(doc)
+    if not docs:
+        fail("corpus has no non-empty documents")
     return docs

@@ -72,8 +72,6 @@ def main() -> None:
         fail(f"cannot import {TOOL} or its dependencies: {e!r}", EXIT_OFFLINE)
 
     docs = read_documents(args.corpus, args.text_column, fail)
-    if not docs:
-        fail("corpus has no non-empty documents")
 
     # -- load (timed separately)
     t_load = time.perf_counter()

@@ -182,8 +182,6 @@ def run(args: argparse.Namespace, work: Path) -> None:
         fail(f"cannot import {TOOL}: {e!r}", EXIT_OFFLINE)
 
     docs = read_documents(args.corpus, args.text_column, fail)
-    if not docs:
-        fail("corpus has no non-empty documents")
 
     corpus_dir = work / "corpus"
     corpus_dir.mkdir()

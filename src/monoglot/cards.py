@@ -23,6 +23,8 @@ def model_card(model_dir: str | Path, *, name: str, languages: list[str], base_m
     ``row`` is the model's row of the report (parameters, bytes, throughput, speed-up);
     ``results`` maps a task to its evaluation result (``metric``, ``metrics``, ``std``).
     """
+    from .report import format_score  # the report's own format (report imports this module)
+
     meta = read_meta(model_dir)
     metrics = sorted({r["metric"] for r in results.values()})
     lines = ["---"] + _yaml_list("language", languages) + [f"license: {license}", f"base_model: {HUB_IDS.get(base_model, base_model)}",
@@ -44,8 +46,7 @@ def model_card(model_dir: str | Path, *, name: str, languages: list[str], base_m
     if results:
         lines += ["| task | metric | test score |", "|---|---|---|"]
         for task, r in results.items():
-            std = (r.get("std") or {}).get(r["metric"])
-            score = f"{100 * r['metrics'][r['metric']]:.1f}" + (f" ± {100 * std:.1f}" if std else "")
+            score = format_score(r["metrics"][r["metric"]], (r.get("std") or {}).get(r["metric"]))
             lines.append(f"| {task} | {r['metric']} | {score} |")
         lines += ["", "Scores: fine-tuned on train (for `SRC->TGT`, the source language's train: zero-shot), "
                   "model selection on dev, reported on test."]

@@ -181,7 +181,7 @@ def deploy_rows(label: str, model_dir: str | Path, results: dict[str, dict], rec
     from .deploy import OnnxTaskModel, export_onnx, quantize_int8
     from .tasks import evaluate_task, load_task
     from .tasks.finetune import _full_length, encode, score
-    from .tasks.task_distill import load_task_teacher
+    from .teachers.loader import load_saved_architecture
     from .teachers import load_tokenizer
 
     rows: dict[str, dict[str, dict]] = {f"{label} (ONNX fp32)": {}, f"{label} (ONNX int8)": {}}
@@ -199,7 +199,7 @@ def deploy_rows(label: str, model_dir: str | Path, results: dict[str, dict], rec
         tuned = out / "models" / task_name.replace(":", "-").replace(">", "")
         shutil.rmtree(tuned, ignore_errors=True)
         evaluate_task(str(model_dir), task, ft.model_copy(update={"lr": res.get("lr", ft.lr)}), progress=progress, save_to=tuned)
-        model, tok = load_task_teacher(tuned), load_tokenizer(tuned)
+        model, tok = load_saved_architecture(str(tuned)), load_tokenizer(tuned)
         fp32 = export_onnx(model, tok, tuned.with_name(tuned.name + ".onnx"), overwrite=True)
         int8 = quantize_int8(fp32, tuned.with_name(tuned.name + ".int8.onnx"), overwrite=True)
         token = task.kind == "token"

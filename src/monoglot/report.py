@@ -148,11 +148,15 @@ def render_markdown(report: dict[str, Any], cols: list[tuple[str, str]]) -> str:
     return "\n".join(lines)
 
 
-def _score(row: dict[str, Any], key: str) -> str:
-    v, s = row["scores"].get(key), (row.get("std") or {}).get(key)
+def format_score(v: float | None, std: float | None) -> str:
+    """A score as a percentage with one decimal, ``± std`` when several seeds give one, ``–`` if absent."""
     if v is None:
         return "–"
-    return f"{100 * v:.1f}" + (f" ± {100 * s:.1f}" if s else "")
+    return f"{100 * v:.1f}" + (f" ± {100 * std:.1f}" if std else "")
+
+
+def _score(row: dict[str, Any], key: str) -> str:
+    return format_score(row["scores"].get(key), (row.get("std") or {}).get(key))
 
 
 def task_tables(report: dict[str, Any], cols: list[tuple[str, str]]) -> list[str]:
@@ -174,7 +178,7 @@ def task_tables(report: dict[str, Any], cols: list[tuple[str, str]]) -> list[str
             rel_s = "–" if rel is None else f"{100 * rel:.1f}%"
             drop = "–" if rel is None else f"{100 * (1 - rel) + 0.0:.1f}%"  # negative: better than the teacher
             res = ev[label][task]
-            score = f"{100 * res['metrics'][metric]:.1f}" + (f" ± {100 * s:.1f}" if (s := (res.get("std") or {}).get(metric)) else "")
+            score = format_score(res["metrics"][metric], (res.get("std") or {}).get(metric))
             lines.append(f"| {label} | {score} | {rel_s} | {drop} | "
                          f"{r['parameters']['total'] / 1e6:.2f}M | {r['bytes'] / 1e6:.1f} | {r['throughput']['sequences_per_second']:.1f} |")
     return lines

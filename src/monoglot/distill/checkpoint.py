@@ -62,7 +62,7 @@ def checkpoints(work: Path) -> list[Path]:
     return sorted(p for p in Path(work).glob(PREFIX + "*") if p.is_dir() and (p / "state.json").is_file())
 
 
-def save_checkpoint(work: Path, step: int, acc, model_state: dict | None, optimizer, state: dict, keep: int = 2) -> Path:
+def save_checkpoint(work: Path, step: int, acc, model_state: dict, optimizer, state: dict, keep: int = 2) -> Path:
     """Write checkpoint ``step`` (every process calls this; ``model_state`` matters on the main one).
 
     Older checkpoints beyond the newest ``keep`` are removed.

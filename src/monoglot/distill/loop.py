@@ -262,22 +262,22 @@ def distill(teacher_spec: str | Path | None, student_spec: str | Path, corpora: 
         dm.train()
         return res
 
-    def model_state() -> dict:
-        return acc.get_state_dict(dm)
+    def save_best() -> None:
+        st = acc.get_state_dict(dm)  # every process takes part (FSDP gathers the shards); the main one writes
+        if acc.is_main_process:
+            ck.save_best(work, st)
 
     def checkpoint(step: int) -> Path:
         state = {"fingerprint": fingerprint, "scheduler": {k: v for k, v in sched.state_dict().items() if k != "lr_lambdas"},
                  "data": mixer.state(), "run": run}
-        return ck.save_checkpoint(work, step, acc, model_state() if acc.is_main_process or world > 1 else None, opt, state)
+        return ck.save_checkpoint(work, step, acc, acc.get_state_dict(dm), opt, state)
 
     if not run["validations"]:  # the initial student is the first candidate for the best
         v0 = val_loss()
         run["validations"].append({"step": 0, **v0})
         run["best"] = {"step": 0, "loss": sum(v0.values()) / len(v0)}
         if s.keep_best and s.val_every:
-            st = model_state()
-            if acc.is_main_process:
-                ck.save_best(work, st)
+            save_best()
     dm.train()
     t_resume, seconds0, tok0 = time.perf_counter(), run["seconds"], run["tokens"]
     timed = Phases(acc.device, run.setdefault("phases", {}))
@@ -327,9 +327,7 @@ def distill(teacher_spec: str | Path | None, student_spec: str | Path, corpora: 
                 if score < run["best"]["loss"]:
                     run["best"], run["bad_validations"] = {"step": step + 1, "loss": score}, 0
                     if s.keep_best:
-                        st = model_state()
-                        if acc.is_main_process:
-                            ck.save_best(work, st)
+                        save_best()
                 else:
                     run["bad_validations"] += 1
                     stopped_early = s.patience is not None and run["bad_validations"] >= s.patience

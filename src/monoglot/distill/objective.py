@@ -36,6 +36,14 @@ class Maps:
         return len(self.hidden) - 1
 
 
+def default_layer_map(teacher_layers: int, student_layers: int, kept: list[int] | None) -> list[int]:
+    """Teacher hidden-state index per student hidden state (0 = embeddings): the teacher layers
+    ``shrink`` copied (``kept``, 0-based, from ``monoglot.json``), else a uniform map."""
+    if kept and len(kept) == student_layers and max(kept) < teacher_layers:
+        return [0] + [k + 1 for k in kept]
+    return [round(j * teacher_layers / student_layers) for j in range(student_layers + 1)]
+
+
 def build_maps(teacher_cfg, student_cfg, student_meta: dict, s: DistillSettings) -> Maps:
     """The layer and head maps: ``s.layer_map`` if given, else the teacher layers the student was
     copied from (``shrink`` records ``layers_kept``/``heads_kept``), else a uniform map.
@@ -54,10 +62,8 @@ def build_maps(teacher_cfg, student_cfg, student_meta: dict, s: DistillSettings)
         if bad:
             raise BadInput(f"layer_map points at teacher layer(s) {bad} that do not exist; the teacher has layers 1..{Lt}")
         hidden = [0] + list(s.layer_map)
-    elif kept and len(kept) == Ls and max(kept) < Lt:
-        hidden = [0] + [k + 1 for k in kept]
     else:
-        hidden = [round(j * Lt / Ls) for j in range(Ls + 1)]
+        hidden = default_layer_map(Lt, Ls, kept)
     heads = stats.get("heads_kept")
     if heads and isinstance(heads[0], int):  # an older single list for every layer
         heads = [heads] * Ls

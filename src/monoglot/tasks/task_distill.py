@@ -23,13 +23,10 @@ from ..errors import BadInput
 
 
 def load_task_teacher(path: str | Path):
-    """Load a fine-tuned task model directory (written by ``evaluate_task(save_to=...)``) in eval mode."""
-    from transformers import AutoConfig, AutoModelForSequenceClassification, AutoModelForTokenClassification
+    """Load a fine-tuned task model directory (written by ``evaluate_task(save_to=...)``) frozen, in eval mode."""
+    from ..teachers.loader import load_saved_architecture
 
-    cfg = AutoConfig.from_pretrained(str(path))
-    arch = (cfg.architectures or [""])[0]
-    cls = AutoModelForTokenClassification if "TokenClassification" in arch else AutoModelForSequenceClassification
-    model = cls.from_pretrained(str(path), use_safetensors=True).eval()
+    model = load_saved_architecture(str(path))
     for p in model.parameters():
         p.requires_grad_(False)
     return model
@@ -43,7 +40,7 @@ def task_distillation_loss(teacher, student, settings, student_dir: str | Path |
             hidden sizes and no saved basis.
     """
     from ..artifacts import read_meta
-    from ..distill.objective import load_basis
+    from ..distill.objective import default_layer_map, load_basis
 
     if teacher.config.num_labels != student.config.num_labels:
         raise BadInput(f"the task teacher predicts {teacher.config.num_labels} labels, the student {student.config.num_labels}; fine-tune the teacher on the same task")
@@ -56,7 +53,7 @@ def task_distillation_loss(teacher, student, settings, student_dir: str | Path |
             raise BadInput(f"distill_hidden needs equal hidden sizes (teacher {ht}, student {hs}) or the student's hidden_projection.safetensors from shrink; set distill_hidden = 0")
     Lt, Ls = teacher.config.num_hidden_layers, student.config.num_hidden_layers
     kept = read_meta(student_dir).get("stats", {}).get("layers_kept") if student_dir else None
-    layer_map = [0] + [k + 1 for k in kept] if kept and len(kept) == Ls and max(kept) < Lt else [round(j * Lt / Ls) for j in range(Ls + 1)]
+    layer_map = default_layer_map(Lt, Ls, kept)
     need_states = settings.distill_hidden > 0 or settings.distill_attention > 0
 
     def loss(model, b: dict) -> torch.Tensor:
