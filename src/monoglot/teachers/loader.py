@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 from ..artifacts import atomic_dir, write_meta
+from ..embeddings import E5_PROMPTS
 from ..errors import BadInput
 from ..paths import cache_dir
 
@@ -28,7 +29,7 @@ def embedded_dir(name: str = "e5-small") -> Path:
     if not (out / "config.json").is_file():
         with atomic_dir(out, overwrite=out.exists()) as tmp:
             convert_e5_small(tmp)
-            write_meta(tmp, "teacher", EMBEDDED[name], {"name": name})
+            write_meta(tmp, "teacher", EMBEDDED[name], {"name": name}, prompts=dict(E5_PROMPTS))
     return out
 
 
