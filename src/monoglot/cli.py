@@ -9,12 +9,21 @@ from typing import List, Optional
 
 import typer
 
-from .errors import BadInput, Interrupted, first_validation_error
+from .errors import BadInput, Interrupted, Terminated, first_validation_error
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Compress a multilingual encoder into a small model for one language.")
 
 NoProgress = typer.Option(False, "--quiet", help="Hide progress bars.")
+
+
+@app.callback()
+def _options(allow_pickle: bool = typer.Option(False, "--allow-pickle", help="Also load pickled weights (pytorch_model.bin); unpickling can run code, so only for files you trust.")) -> None:
+    """Compress a multilingual encoder into a small model for one language."""
+    if allow_pickle:
+        from .teachers.loader import allow_pickle as allow
+
+        allow(True)
 
 
 @app.command()
@@ -29,7 +38,7 @@ def teacher(name: str = typer.Argument(..., help="e5-small (the embedded default
     from .teachers.loader import load_saved_architecture
 
     with atomic_dir(out) as tmp:
-        path = resolve_model(name)
+        path = resolve_model(name, trust_remote_code=trust_remote_code)
         if name in EMBEDDED:
             for f in Path(path).iterdir():
                 shutil.copy2(f, tmp / f.name)
@@ -283,11 +292,41 @@ def _quiet_libraries() -> None:
     transformers.utils.logging.disable_progress_bar()
 
 
+STOPPED = "unfinished output was removed, finished outputs are kept; run the command again to redo it"
+
+
+def _stop(signum: int, what: str) -> None:
+    """Print one line for a run stopped by a signal and exit with 128 + the signal number (130, 143)."""
+    typer.echo(f"stopped: {what}", err=True)
+    sys.exit(128 + signum)
+
+
+def _raise_terminated(signum, frame) -> None:
+    raise Terminated()
+
+
+def _handle_sigterm() -> None:
+    """Make SIGTERM raise :class:`Terminated` (as SIGINT raises ``KeyboardInterrupt``), unless the
+    parent process chose to ignore it."""
+    import signal
+
+    if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _raise_terminated)
+
+
 def main() -> None:
-    """Entry point: run the app; bad input becomes ``error: ...`` on stderr and exit status 2."""
-    _quiet_libraries()
+    """Entry point: run the app and turn its outcome into an exit status.
+
+    Bad input becomes ``error: ...`` on stderr and status 2; SIGINT (Ctrl-C) and SIGTERM stop the
+    command with one ``stopped: ...`` line and status 130 / 143, after the temporary output is
+    removed (:func:`monoglot.artifacts.atomic_dir`).
+    """
+    import signal
+
+    _handle_sigterm()
     try:
-        app(standalone_mode=False)
+        _quiet_libraries()
+        rc = app(standalone_mode=False)
     except BadInput as e:
         typer.echo(f"error: {e}", err=True)
         sys.exit(2)
@@ -296,13 +335,17 @@ def main() -> None:
         typer.echo(f"error: --{where.replace('_', '-')}: {what}", err=True)
         sys.exit(2)
     except Interrupted as e:
-        typer.echo(f"stopped: {e}", err=True)
-        sys.exit(130)
+        _stop(e.signum, str(e))
     except (typer.Abort, KeyboardInterrupt):
-        typer.echo("aborted", err=True)
-        sys.exit(130)
+        _stop(signal.SIGINT, f"interrupted (SIGINT); {STOPPED}")
+    except Terminated:
+        _stop(signal.SIGTERM, f"terminated (SIGTERM); {STOPPED}")
     except typer.Exit as e:
         sys.exit(e.exit_code)
     except __import__("click").ClickException as e:
         e.show()
         sys.exit(2)
+    if rc == 128 + signal.SIGINT:  # typer turns KeyboardInterrupt into Exit(130), returned without standalone mode
+        _stop(signal.SIGINT, f"interrupted (SIGINT); {STOPPED}")
+    if isinstance(rc, int) and rc:
+        sys.exit(rc)

@@ -44,10 +44,10 @@ def work_dir(out: str | Path) -> Path:
 @contextlib.contextmanager
 def _stop_signals():
     """Turn SIGINT/SIGTERM into a flag checked at the end of each step."""
-    flag = {"stop": False}
+    flag = {"stop": False, "signum": signal.SIGINT}
 
     def handler(signum, frame):
-        flag["stop"] = True
+        flag["stop"], flag["signum"] = True, signum
 
     old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -338,7 +338,8 @@ def distill(teacher_spec: str | Path | None, student_spec: str | Path, corpora: 
                 stop = acc.reduce(stop, "sum")
             if stop.item() > 0:
                 path = checkpoint(step + 1)
-                raise Interrupted(f"interrupted at step {step + 1} of {s.steps}; checkpoint written to {path}; continue with --resume")
+                raise Interrupted(f"interrupted at step {step + 1} of {s.steps}; checkpoint written to {path}; continue with --resume",
+                                  signum=flag["signum"])
             if s.checkpoint_every and (step + 1) % s.checkpoint_every == 0 and step + 1 < s.steps:
                 checkpoint(step + 1)
             if stopped_early:
