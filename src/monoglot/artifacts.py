@@ -240,12 +240,49 @@ def save_tokenizer(tokenizer, out_dir: str | Path) -> None:
 
     transformers 5 writes ``tokenizer_class: TokenizersBackend``, which transformers 4 lacks; we
     record ``PreTrainedTokenizerFast`` (known to both), which loads ``tokenizer.json`` as it is.
+    ``auto_map`` is left out, as in model configs (:func:`monoglot.teachers.loader.drop_auto_map`).
     """
     tokenizer.save_pretrained(out_dir)
     cfg_path = Path(out_dir, "tokenizer_config.json")
     cfg = json.loads(cfg_path.read_text())
     cfg["tokenizer_class"] = "PreTrainedTokenizerFast"
+    cfg.pop("auto_map", None)  # pointers to remote code the output does not hold (monoglot never runs it)
     cfg_path.write_text(json.dumps(cfg, indent=2, ensure_ascii=False) + "\n")
+
+
+def portable_path(path: str | Path) -> str:
+    """How ``monoglot.json`` names an input file: relative to the data root when it lies under it
+    (``corpora/swa/bible_suv.tsv``), else its file name; never the builder's absolute path."""
+    from .paths import data_root
+
+    p = Path(path).resolve()
+    try:
+        return p.relative_to(data_root(must_exist=False)).as_posix()
+    except ValueError:
+        return p.name
+
+
+_hashes: dict[tuple[str, int, int], str] = {}
+
+
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a file's bytes (hex), read in 1 MiB blocks; cached per path, size and mtime."""
+    p = Path(path).resolve()
+    st = p.stat()
+    key = (str(p), st.st_size, st.st_mtime_ns)
+    if key not in _hashes:
+        h = hashlib.sha256()
+        with open(p, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        _hashes[key] = h.hexdigest()
+    return _hashes[key]
+
+
+def corpus_files(paths: list[str | Path]) -> list[dict[str, Any]]:
+    """Provenance of input files for ``monoglot.json``: ``[{"file", "bytes", "sha256"}]`` with
+    :func:`portable_path` names, so that a shared model directory identifies its corpora by content."""
+    return [{"file": portable_path(p), "bytes": Path(p).stat().st_size, "sha256": file_sha256(p)} for p in paths]
 
 
 def settings_hash(*parts: object) -> str:

@@ -213,14 +213,21 @@ def evaluate(models: List[str] = typer.Argument(..., help="Model directories or 
              data: Optional[Path] = typer.Option(None, help="Data root (default $MONOGLOT_DATA or ../shared/data)."),
              quiet: bool = NoProgress) -> None:
     """Fine-tune and test each model on each task, the same way for every model; selection on dev only."""
-    from .artifacts import atomic_dir
+    from .artifacts import atomic_dir, check_new_output
     from .paths import data_root
     from .tasks import FinetuneSettings, evaluate as run_eval, load_task
-    from .teachers import resolve_model
+    from .teachers import load_tokenizer, resolve_model
 
+    # every model, tokenizer, task and setting is checked before any fine-tuning
     root = data_root(data)
+    check_new_output(out)
     tasks = {t: load_task(t, root) for t in task}
     paths = [resolve_model(m) for m in models]
+    token_task = any(t.kind == "token" for t in tasks.values())
+    for p in paths:
+        load_tokenizer(p, require_fast=token_task)
+    if teacher is not None:
+        resolve_model(teacher)
     try:
         grid = [float(x) for x in lr_grid.split(",")] if lr_grid else []
     except ValueError:

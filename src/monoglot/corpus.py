@@ -89,21 +89,44 @@ def _open_binary(path: Path, gzipped: bool) -> IO[bytes]:
     return gzip.open(path, "rb") if gzipped else open(path, "rb")
 
 
+MAX_INVALID_SHARE = 0.01  # a file with more invalid UTF-8 than this share of its characters is not text
+_MIN_INVALID = 100  # ... and at least this many invalid characters (a few stray bytes are tolerated)
+_JUDGE_AFTER = 1_000_000  # characters read before the share is judged (and at the end of the file)
+
+
+def _not_text(path: Path, bad: int, chars: int) -> BadInput:
+    return BadInput(f"corpus {path} is not text: {bad:,} of the {chars:,} characters read ({100 * bad / chars:.0f}%) "
+                    "are invalid UTF-8; pass a UTF-8 text file (.txt/.tsv/.jsonl, optionally .gz)")
+
+
 def _decoded_lines(path: Path, gzipped: bool, stats: CorpusStats | None) -> Iterator[str]:
     """Yield the file's lines (newline kept) decoded as UTF-8, counting replaced bytes in stats.
 
     Decoding line by line is exact: the byte 0x0A never occurs inside a multi-byte UTF-8 sequence.
+
+    Raises:
+        BadInput: more than :data:`MAX_INVALID_SHARE` of the characters (and at least 100) are
+            invalid UTF-8, judged after the first million characters and at the end: a binary file.
     """
+    bad = chars = 0
     with _open_binary(path, gzipped) as f:
         first = True
         for raw in f:
             line = raw.decode("utf-8", errors="replace")
-            if _REPLACEMENT in line and stats is not None:
-                stats.invalid_utf8 += line.count(_REPLACEMENT) - raw.count(_REPLACEMENT_BYTES)
+            chars += len(line)
+            if _REPLACEMENT in line:
+                n = line.count(_REPLACEMENT) - raw.count(_REPLACEMENT_BYTES)
+                bad += n
+                if stats is not None:
+                    stats.invalid_utf8 += n
+            if chars >= _JUDGE_AFTER and bad >= _MIN_INVALID and bad > MAX_INVALID_SHARE * chars:
+                raise _not_text(path, bad, chars)
             if first:
                 line = line.removeprefix("\ufeff")  # byte-order mark
                 first = False
             yield line
+    if bad >= _MIN_INVALID and bad > MAX_INVALID_SHARE * chars:
+        raise _not_text(path, bad, chars)
 
 
 def _tsv_rows(path: Path, gzipped: bool, stats: CorpusStats | None) -> Iterator[list[str]]:
@@ -127,7 +150,7 @@ def _tsv_column_index(path: Path, gzipped: bool, text_column: str) -> int:
     if text_column not in header:
         raise BadInput(
             f"corpus {path} has no column {text_column!r}; its columns are {', '.join(header)}; "
-            "pass the right text column"
+            "pass the right --text-column"
         )
     return header.index(text_column)
 
@@ -156,7 +179,7 @@ def _raw_documents(path: Path, fmt: str, gzipped: bool, text_column: str,
                 keys = ", ".join(obj) if isinstance(obj, dict) else type(obj).__name__
                 raise BadInput(
                     f"corpus {path} line {lineno} has no field {text_column!r} (it has: {keys}); "
-                    "pass the right text field"
+                    "pass the right field with --text-column"
                 )
             value = obj[text_column]
             if value is None:
@@ -182,11 +205,14 @@ def iter_documents(path: str | Path, text_column: str = "text",
     Memory: one line (one document) at a time.
 
     Raises:
-        BadInput: at call time if the file does not exist, its suffix is unsupported, or (TSV) the
-            header lacks ``text_column``; while iterating if a JSONL line is invalid or lacks the
-            field, or if the file turns out to hold no non-empty document.
+        BadInput: at call time if the file does not exist or is a folder, its suffix is
+            unsupported, or (TSV) the header lacks ``text_column``; while iterating if a JSONL line
+            is invalid or lacks the field, the file is not text (invalid UTF-8, see
+            :func:`_decoded_lines`), or it turns out to hold no non-empty document.
     """
     path = Path(path)
+    if path.is_dir():
+        raise BadInput(f"corpus {path} is a folder, not a file; pass the corpus file(s) in it (formats: {', '.join(SUPPORTED_SUFFIXES)})")
     if not path.is_file():
         raise BadInput(f"corpus {path} does not exist; check the path (formats: {', '.join(SUPPORTED_SUFFIXES)})")
     fmt, gzipped = _format_of(path)

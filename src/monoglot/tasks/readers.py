@@ -247,12 +247,16 @@ def load_task(name: str, data_root: str | Path | None = None, *, text_col: str =
     train split (sorted). Dev and test labels must be among them.
 
     Raises:
-        BadInput: an unknown family, a missing folder or test file, a file of unknown format, an
+        BadInput: an unknown family, a missing folder or test file, a malformed ``SRC->TGT``
+            (an empty side, two arrows), a file of unknown format, an
             empty split, a malformed line, or a dev/test label that train lacks (messages name
             ``file:line``); for ``hf:``, a missing ``datasets`` library or an unloadable dataset.
     """
     if "->" in name:
         src, _, tgt = name.partition("->")
+        if not src.strip() or not tgt.strip() or "->" in tgt:
+            raise BadInput(f"task {name!r}: zero-shot transfer is SRC->TGT, one task on each side, "
+                           "e.g. sib200:eng_Latn->sib200:swh_Latn")
         return zero_shot(load_task(src.strip(), data_root, text_col=text_col, label_col=label_col),
                          load_task(tgt.strip(), data_root, text_col=text_col, label_col=label_col))
     if name.startswith("hf:"):

@@ -89,7 +89,7 @@ def _hub_snapshot(repo_id: str, trust_remote_code: bool) -> str:
         console.print(f"fetching {repo_id} from the Hugging Face hub", markup=False, highlight=False)
     patterns = _HUB_FILES + (["*.bin"] if _ALLOW_PICKLE else []) + (["*.py"] if trust_remote_code else [])
     try:
-        path = snapshot_download(repo_id, allow_patterns=patterns)
+        path = snapshot_download(repo_id, allow_patterns=patterns, local_files_only=offline)
     except RepositoryNotFoundError:
         raise BadInput(f"model {repo_id} is neither a local folder nor a model on the Hugging Face hub; check the name") from None
     except LocalEntryNotFoundError:
@@ -214,6 +214,22 @@ def _lacks_pooler(path: str | Path) -> bool:
     """True for a local directory whose safetensors checkpoint stores no pooler (e.g. e5-small)."""
     keys = stored_keys(path)
     return bool(keys) and not any(k.startswith("pooler.") or ".pooler." in k for k in keys)
+
+
+def max_sequence_length(config) -> int:
+    """The most tokens (special tokens included) one sequence may have: ``max_position_embeddings``,
+    less the padding offset of RoBERTa-style models (XLM-R: 514 - 2 = 512)."""
+    n = getattr(config, "max_position_embeddings", 512)
+    if getattr(config, "model_type", "") in ("xlm-roberta", "roberta"):
+        n -= (config.pad_token_id or 0) + 1  # positions start after the padding index
+    return n
+
+
+def check_seq_len(config, seq_len: int, role: str = "teacher") -> None:
+    """Raise :class:`BadInput` if ``seq_len`` tokens exceed what ``config``'s position embeddings hold."""
+    n = max_sequence_length(config)
+    if seq_len > n:
+        raise BadInput(f"--seq-len {seq_len} is longer than the {role}'s {n} positions; use --seq-len {n} or less")
 
 
 def new_like(model, config):
