@@ -39,6 +39,7 @@ def embedded_dir(name: str = "e5-small") -> Path:
 
 _ALLOW_PICKLE = os.environ.get("MONOGLOT_ALLOW_PICKLE", "") == "1"
 PICKLE_WEIGHTS = ("pytorch_model.bin", "pytorch_model.bin.index.json")
+TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "sentencepiece.bpe.model", "spiece.model", "tokenizer.model")
 _HUB_FILES = ["*.json", "*.safetensors", "*.txt", "*.model"]
 _hub_snapshots: dict[str, str] = {}
 
@@ -277,11 +278,14 @@ def load_tokenizer(spec: str | Path, *, trust_remote_code: bool = False, require
     """Load the (fast, unless ``require_fast=False``) tokenizer of ``spec``.
 
     Raises:
-        BadInput: the tokenizer cannot be loaded, or it is not a fast one and ``require_fast``.
+        BadInput: no tokenizer files, the tokenizer cannot be loaded, or it is not a fast one and
+            ``require_fast``.
     """
     from transformers import AutoTokenizer
 
     path = resolve_model(spec, trust_remote_code=trust_remote_code)
+    if not any((Path(path) / f).is_file() for f in TOKENIZER_FILES):  # transformers would build an empty one
+        raise BadInput(f"{spec} has no tokenizer files ({', '.join(TOKENIZER_FILES[:2])}, ...); copy them from the model it was made from")
     try:
         tok = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
     except (OSError, ValueError, TypeError) as e:
