@@ -79,7 +79,7 @@ def trim_model(model_spec: str | Path, keep: np.ndarray, out_dir: str | Path) ->
 
 
 UNK_WARN_RATE = 0.01  # warn when more than 1% of the corpus' tokens are unknown to the source tokenizer
-MAX_UNK_RATE = 0.5  # refuse when most of them are: the trimmed model would keep only special pieces
+MAX_UNK_RATE = 0.9  # refuse when nearly all are: the trimmed model would keep little more than special pieces
 CURVE_SIZES = (1000, 2000, 5000, 10000, 20000, 30000, 50000, 100000)
 
 
