@@ -24,19 +24,17 @@ from .recipe import Recipe
 log = logging.getLogger("monoglot")
 
 
-def resolve_corpus(path: str, root: Path) -> Path:
-    """A corpus path as given if it exists, else relative to the data root.
+def resolve_corpus(entry, root: Path, languages: list[str] = (), source: bool = False):
+    """A recipe's corpus entry (a path, ``hf:...``, or a :class:`~monoglot.recipe.CorpusSource`)
+    as the :class:`~monoglot.corpus.CorpusRef` the stages read: the local file where it exists
+    (as given, else under the data root), else the entry's hub dataset.
 
     Raises:
-        BadInput: if neither exists.
+        BadInput: neither exists (names the file, the data root and a hub alternative).
     """
-    p = Path(path)
-    if p.exists():
-        return p
-    q = root / path
-    if q.exists():
-        return q
-    raise BadInput(f"corpus {path} does not exist (also not under the data root {root}); fix the path or set MONOGLOT_DATA")
+    from .sources import resolve_corpus as resolve
+
+    return resolve(entry, root, languages, source)
 
 
 def _cached_stage(name: str, out: Path, h: str, run: Callable[[Path], object], resumable: bool = False) -> Path:
@@ -81,16 +79,19 @@ def run_recipe(recipe: Recipe, out: str | Path | None = None, data: str | Path |
     from .teachers import resolve_model
     from .vocab import trim_to_corpus
 
-    root = data_root(data)
+    from .sources import resolve_tasks
+
+    root = data_root(data, must_exist=False)  # a recipe on hub data needs none; local items say what is missing
+    recipe = resolve_tasks(recipe, root)
     run_dir = Path(out or recipe.out) / recipe.name
-    corpora = [resolve_corpus(c, root) for c in recipe.data.corpora]
+    corpora = [resolve_corpus(c, root, recipe.languages) for c in recipe.data.corpora]
     for t in recipe.evaluate.tasks:
         load_task(t, root)  # fail early on a bad task name or file
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json_atomic(run_dir / "recipe.json", recipe.model_dump())
 
     teacher = resolve_model(recipe.teacher)
-    sources = [resolve_corpus(c, root) for c in recipe.data.source_corpora]
+    sources = [resolve_corpus(c, root, recipe.languages, source=True) for c in recipe.data.source_corpora]
     col = recipe.data.text_column
     h_trim = settings_hash("trim", recipe.teacher, [str(c) for c in corpora + sources], col, recipe.trim.model_dump())
     trimmed = _cached_stage("trim", run_dir / "trimmed", h_trim, lambda o: trim_to_corpus(
