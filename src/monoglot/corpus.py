@@ -240,7 +240,7 @@ def iter_documents(path: str | Path, text_column: str = "text", stats: CorpusSta
         max_words = path.max_words if path.max_words is not None else max_words
         path = path.source
     if str(path).startswith("hf:"):
-        raw, where = _hub_documents(str(path), text_column), f" in column {text_column!r}"
+        raw, where = _hub_documents(str(path), text_column, max_documents, max_words), f" in column {text_column!r}"
         return _iter_documents(raw, str(path), where, stats, max_documents, max_words)
     path = Path(path)
     if not path.is_file():
@@ -254,12 +254,17 @@ def iter_documents(path: str | Path, text_column: str = "text", stats: CorpusSta
                            max_documents, max_words)
 
 
-def _hub_documents(name: str, text_column: str) -> Iterator[str]:
-    """Open (at call time) one split of a hub dataset and return an iterator over its text column."""
+def _hub_documents(name: str, text_column: str, max_documents: int | None, max_words: int | None) -> Iterator[str]:
+    """Open (at call time) one split of a hub dataset (its capped copy in the cache if
+    :func:`monoglot.hub.fetch_corpus` stored one) and return an iterator over its text column."""
     from . import hub
 
     h = hub.parse(name)
-    split = hub.load_split(h, streaming=True)
+    copy = hub.corpus_copy_path(h, text_column, max_documents, max_words)
+    if (copy / "state.json").is_file():
+        split = hub._datasets().load_from_disk(str(copy))
+    else:
+        split = hub.load_split(h, streaming=True)
     columns = split.column_names
     if columns is None:  # a streamed dataset whose files declare no schema: look at the first row
         columns = list(next(iter(split), {}))

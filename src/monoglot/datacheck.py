@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from .errors import BadInput
@@ -20,12 +21,13 @@ def needs_table(needs: list[Need], title: str) -> Table:
     for col in ("need", "name in the recipe", "read from", "status", "note"):
         table.add_column(col, overflow="fold")
     for n in needs:
-        table.add_row(n.kind, n.name, n.source, f"[{STYLE[n.status]}]{n.status}[/]", n.note)
+        table.add_row(n.kind, escape(n.name), escape(n.source), f"[{STYLE[n.status]}]{n.status}[/]", escape(n.note))
     return table
 
 
 def fetch_needs(needs: list[Need], progress: bool = True) -> list[Need]:
-    """Download every hub dataset (:func:`monoglot.hub.fetch`) and hub teacher
+    """Download every hub dataset (:func:`monoglot.hub.fetch`; of a capped hub corpus only the
+    capped part, :func:`monoglot.hub.fetch_corpus`) and hub teacher
     (``huggingface_hub.snapshot_download``, safetensors and tokenizer files only) among ``needs``,
     with a progress bar; return the needs that were fetched.
 
@@ -38,7 +40,10 @@ def fetch_needs(needs: list[Need], progress: bool = True) -> list[Need]:
     todo = [n for n in needs if n.fetch is not None]
     with bar("fetch", total=len(todo), enabled=progress and bool(todo)) as advance:
         for n in todo:
-            if isinstance(n.fetch, hub.HubName):
+            if n.corpus is not None:  # a hub corpus: only the part its caps read
+                c = n.corpus
+                hub.fetch_corpus(c.source, c.text_column, c.max_documents, c.max_words)
+            elif isinstance(n.fetch, hub.HubName):
                 hub.fetch(n.fetch)
             else:
                 from huggingface_hub import snapshot_download

@@ -156,7 +156,7 @@ def evaluate_models(models: dict[str, tuple[str | Path, str]], recipe: Recipe, e
             ft = ft.model_copy(update={"lr_grid": recipe.evaluate.teacher_lr_grid})
         for task in recipe.evaluate.tasks:
             key = settings_hash("evaluate", h, task, ft.model_dump())
-            f = eval_dir / f"{label.replace(' ', '-')}__{task.replace(':', '-')}.json"
+            f = eval_dir / f"{label.replace(' ', '-')}__{task.replace(':', '-').replace('/', '-')}.json"
             if f.is_file() and json.loads(f.read_text()).get("settings_hash") == key:
                 res = json.loads(f.read_text())
                 console.print(f"[green]✓[/] evaluate {label} on {task}: cached")
@@ -189,7 +189,7 @@ def deploy_rows(label: str, model_dir: str | Path, results: dict[str, dict], rec
     ft = recipe.evaluate.finetune
     for task_name, res in results.items():
         key = settings_hash("deploy", res.get("settings_hash"), task_name)
-        f = out / f"{task_name.replace(':', '-').replace('>', '')}.json"
+        f = out / f"{task_name.replace(':', '-').replace('>', '').replace('/', '-')}.json"
         if f.is_file() and json.loads(f.read_text()).get("settings_hash") == key:
             cached = json.loads(f.read_text())
             for k in rows:
@@ -197,7 +197,7 @@ def deploy_rows(label: str, model_dir: str | Path, results: dict[str, dict], rec
             continue
         console.print(f"[bold]▶ deploy[/] {label} on {task_name}: fine-tune, export to ONNX, int8")
         task = load_task(task_name, root)
-        tuned = out / "models" / task_name.replace(":", "-").replace(">", "")
+        tuned = out / "models" / task_name.replace(":", "-").replace(">", "").replace("/", "-")
         shutil.rmtree(tuned, ignore_errors=True)
         evaluate_task(str(model_dir), task, ft.model_copy(update={"lr": res.get("lr", ft.lr)}), progress=progress, save_to=tuned)
         model, tok = load_saved_architecture(str(tuned)), load_tokenizer(tuned)

@@ -104,6 +104,7 @@ class Need:
             ``--fetch`` first), or ``missing``.
         note: the hub alternative of something missing, or how it is read.
         fetch: a hub dataset or hub model that ``--fetch`` can download, else None.
+        corpus: for a hub corpus, the corpus with its caps (``--fetch`` stores only the capped part).
     """
 
     kind: str
@@ -112,10 +113,11 @@ class Need:
     status: str
     note: str = ""
     fetch: hub.HubName | str | None = None
+    corpus: CorpusRef | None = None
 
 
 def _hub_need(kind: str, name: str, hub_name: str, allow_split: bool, note: str = "") -> Need:
-    h = hub.parse(hub_name, allow_split=allow_split)
+    h = hub.parse(hub_name.split(" [")[0], allow_split=allow_split)  # without a CorpusRef's options
     if h.local_folder is not None:
         return Need(kind, name, hub_name, PRESENT, note or "local dataset folder")
     if h.cached:
@@ -125,7 +127,7 @@ def _hub_need(kind: str, name: str, hub_name: str, allow_split: bool, note: str 
     return Need(kind, name, hub_name, HUB, note, fetch=h)
 
 
-def _corpus_need(kind: str, entry: CorpusSource, root: Path, languages: list[str]) -> Need:
+def _corpus_need(kind: str, entry: CorpusSource, root: Path, languages: list[str], text_column: str) -> Need:
     name = entry.local or entry.hub
     if entry.local:
         found = _local_path(entry.local, root)
@@ -134,8 +136,17 @@ def _corpus_need(kind: str, entry: CorpusSource, root: Path, languages: list[str
         if not entry.hub:
             hint = wikipedia_hint(languages, source=kind == "source corpus")
             return Need(kind, name, str(root / entry.local), MISSING, f"or hub = \"{hint}\"")
-        return _hub_need(kind, name, entry.hub, True, "local file missing: read from the hub")
-    return _hub_need(kind, name, entry.hub, True)
+    ref = CorpusRef(entry.hub, entry.text_column, entry.max_documents, entry.max_words)
+    capped = entry.max_documents is not None or entry.max_words is not None
+    col = entry.text_column or text_column
+    copy = hub.corpus_copy_path(hub.parse(entry.hub), col, entry.max_documents, entry.max_words)
+    note = "local file missing: read from the hub" if entry.local else ""
+    if capped and (copy / "state.json").is_file():
+        return Need(kind, name, str(ref), CACHED, note or str(copy))
+    need = _hub_need(kind, name, str(ref) if capped else entry.hub, True, note)
+    if need.fetch is not None:
+        need.corpus = CorpusRef(entry.hub, col, entry.max_documents, entry.max_words)
+    return need
 
 
 def _task_needs(task: str, root: Path, hub_tasks: dict[str, str]) -> list[Need]:
@@ -183,8 +194,9 @@ def recipe_needs(recipe: Recipe, root: Path) -> list[Need]:
         BadInput: a malformed ``hf:`` name.
     """
     langs = list(recipe.languages)
-    needs = [_corpus_need("corpus", c, root, langs) for c in recipe.data.corpora]
-    needs += [_corpus_need("source corpus", c, root, langs) for c in recipe.data.source_corpora]
+    col = recipe.data.text_column
+    needs = [_corpus_need("corpus", c, root, langs, col) for c in recipe.data.corpora]
+    needs += [_corpus_need("source corpus", c, root, langs, col) for c in recipe.data.source_corpora]
     seen: set[str] = set()
     for task in recipe.evaluate.tasks:
         for need in _task_needs(task, root, recipe.data.hub_tasks):
