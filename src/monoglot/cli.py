@@ -167,7 +167,7 @@ def distill(teacher: str = typer.Argument(..., help="Teacher model directory (us
         lmap = [int(x) for x in layer_map.split(",")] if layer_map else None
     except ValueError:
         raise BadInput(f"--layer-map {layer_map!r}: give comma-separated teacher layer numbers, e.g. 3,6,9,12") from None
-    texts = evaluation_texts(decontaminate, data_root(data)) if decontaminate else None
+    texts = evaluation_texts(decontaminate, data_root(data, must_exist=False)) if decontaminate else None
     s = DistillSettings(steps=steps, batch_size=batch_size, grad_accum=grad_accum, seq_len=seq_len, lr=lr, seed=seed,
                         loss=LossWeights(**_parse_weights(loss)), logit_loss=logit_loss, temperature=temperature,
                         layer_map=lmap, hidden_projection=hidden_projection, attention_layers=attention_layers,
@@ -226,7 +226,7 @@ def evaluate(models: List[str] = typer.Argument(..., help="Model directories or 
     from .tasks import FinetuneSettings, evaluate as run_eval, load_task
     from .teachers import resolve_model
 
-    root = data_root(data)
+    root = data_root(data, must_exist=False)  # hf: tasks need none; FAMILY:LANG names say what is missing
     tasks = {t: load_task(t, root) for t in task}
     paths = [resolve_model(m) for m in models]
     try:
@@ -286,7 +286,7 @@ def report(run_dir: Path = typer.Argument(..., help="A run directory written by 
             raise BadInput(f"{p} is missing or incomplete; finish the run with 'monoglot run' first")
     models = {"teacher": (resolve_model(recipe.teacher), settings_hash("teacher", recipe.teacher)),
               **{k: (p, read_meta(p)["settings_hash"]) for k, p in labels.items()}}
-    finish_run(run_dir, recipe, models, data_root(), progress=True)
+    finish_run(run_dir, recipe, models, data_root(must_exist=False), progress=True)
     typer.echo((run_dir / "report.md").read_text())
 
 
