@@ -262,7 +262,7 @@ def _hub_documents(name: str, text_column: str, max_documents: int | None, max_w
     h = hub.parse(name)
     copy = hub.corpus_copy_path(h, text_column, max_documents, max_words)
     if (copy / "state.json").is_file():
-        split = hub._datasets().load_from_disk(str(copy))
+        split = hub.load_saved(copy)
     else:
         split = hub.load_split(h, streaming=True)
     columns = split.column_names

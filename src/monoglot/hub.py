@@ -179,6 +179,11 @@ def fetch(h: HubName) -> Path:
     return h.cache_path
 
 
+def load_saved(path: str | Path) -> Any:
+    """A dataset written by ``save_to_disk`` (e.g. by :func:`fetch_corpus`), memory-mapped."""
+    return _datasets().load_from_disk(str(path))
+
+
 def corpus_copy_path(h: HubName, text_column: str, max_documents: int | None, max_words: int | None) -> Path:
     """Where :func:`fetch_corpus` keeps the capped part of a hub corpus (one per split, column and caps)."""
     base = h.cache_path
