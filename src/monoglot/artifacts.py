@@ -252,8 +252,12 @@ def save_tokenizer(tokenizer, out_dir: str | Path) -> None:
 
 def portable_path(path: str | Path) -> str:
     """How ``monoglot.json`` names an input file: relative to the data root when it lies under it
-    (``corpora/swa/bible_suv.tsv``), else its file name; never the builder's absolute path."""
+    (``corpora/swa/bible_suv.tsv``), else its file name; never the builder's absolute path.
+    A hub corpus (``hf:...``) is named as given."""
     from .paths import data_root
+
+    if str(path).startswith("hf:"):
+        return str(path)
 
     p = Path(path).resolve()
     try:
@@ -280,9 +284,18 @@ def file_sha256(path: str | Path) -> str:
 
 
 def corpus_files(paths: list[str | Path]) -> list[dict[str, Any]]:
-    """Provenance of input files for ``monoglot.json``: ``[{"file", "bytes", "sha256"}]`` with
-    :func:`portable_path` names, so that a shared model directory identifies its corpora by content."""
-    return [{"file": portable_path(p), "bytes": Path(p).stat().st_size, "sha256": file_sha256(p)} for p in paths]
+    """Provenance of input corpora for ``monoglot.json``: ``[{"file", "bytes", "sha256"}]`` with
+    :func:`portable_path` names, so that a shared model directory identifies its corpora by content.
+    A hub corpus (``hf:...``, possibly a :class:`~monoglot.corpus.CorpusRef` with caps) is recorded
+    as ``{"hub": NAME}``: its name and caps identify it."""
+    out = []
+    for p in paths:
+        source = str(getattr(p, "source", p))
+        if source.startswith("hf:"):
+            out.append({"hub": str(p)})
+        else:
+            out.append({"file": portable_path(source), "bytes": Path(source).stat().st_size, "sha256": file_sha256(source)})
+    return out
 
 
 def settings_hash(*parts: object) -> str:

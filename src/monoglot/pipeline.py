@@ -24,19 +24,17 @@ from .recipe import Recipe
 log = logging.getLogger("monoglot")
 
 
-def resolve_corpus(path: str, root: Path) -> Path:
-    """A corpus path as given if it exists, else relative to the data root.
+def resolve_corpus(entry, root: Path, languages: list[str] = (), source: bool = False):
+    """A recipe's corpus entry (a path, ``hf:...``, or a :class:`~monoglot.recipe.CorpusSource`)
+    as the :class:`~monoglot.corpus.CorpusRef` the stages read: the local file where it exists
+    (as given, else under the data root), else the entry's hub dataset.
 
     Raises:
-        BadInput: if neither exists.
+        BadInput: neither exists (names the file, the data root and a hub alternative).
     """
-    p = Path(path)
-    if p.exists():
-        return p
-    q = root / path
-    if q.exists():
-        return q
-    raise BadInput(f"corpus {path} does not exist (also not under the data root {root}); fix the path or set MONOGLOT_DATA")
+    from .sources import resolve_corpus as resolve
+
+    return resolve(entry, root, languages, source)
 
 
 def check_stage_dir(out: Path, stage: str, resumable: bool = False) -> None:
@@ -98,13 +96,15 @@ def run_recipe(recipe: Recipe, out: str | Path | None = None, data: str | Path |
     from .shrink import shrink_to_dir
     from .tasks import load_task
     from .teachers import resolve_model
+    from .sources import resolve_tasks
     from .vocab import trim_to_corpus
 
     # ---- every check before anything is written (a failed check leaves no half-made run folder)
-    root = data_root(data)
+    root = data_root(data, must_exist=False)  # a recipe on hub data needs none; local items say what is missing
+    recipe = resolve_tasks(recipe, root)
     run_dir = Path(out or recipe.out) / recipe.name
-    corpora = [resolve_corpus(c, root) for c in recipe.data.corpora]
-    sources = [resolve_corpus(c, root) for c in recipe.data.source_corpora]
+    corpora = [resolve_corpus(c, root, recipe.languages) for c in recipe.data.corpora]
+    sources = [resolve_corpus(c, root, recipe.languages, source=True) for c in recipe.data.source_corpora]
     for t in recipe.evaluate.tasks:
         load_task(t, root)  # fail early on a bad task name or file
     teacher = resolve_model(recipe.teacher)
@@ -208,7 +208,7 @@ def evaluate_models(models: dict[str, tuple[str | Path, str]], recipe: Recipe, e
             ft = ft.model_copy(update={"lr_grid": recipe.evaluate.teacher_lr_grid})
         for task in recipe.evaluate.tasks:
             key = settings_hash("evaluate", h, task, ft.model_dump())
-            f = eval_dir / f"{label.replace(' ', '-')}__{task.replace(':', '-')}.json"
+            f = eval_dir / f"{label.replace(' ', '-')}__{task.replace(':', '-').replace('/', '-')}.json"
             if f.is_file() and json.loads(f.read_text()).get("settings_hash") == key:
                 res = json.loads(f.read_text())
                 console.print(f"[green]✓[/] evaluate {label} on {task}: cached")
@@ -241,7 +241,7 @@ def deploy_rows(label: str, model_dir: str | Path, results: dict[str, dict], rec
     ft = recipe.evaluate.finetune
     for task_name, res in results.items():
         key = settings_hash("deploy", res.get("settings_hash"), task_name)
-        f = out / f"{task_name.replace(':', '-').replace('>', '')}.json"
+        f = out / f"{task_name.replace(':', '-').replace('>', '').replace('/', '-')}.json"
         if f.is_file() and json.loads(f.read_text()).get("settings_hash") == key:
             cached = json.loads(f.read_text())
             for k in rows:
@@ -249,7 +249,7 @@ def deploy_rows(label: str, model_dir: str | Path, results: dict[str, dict], rec
             continue
         console.print(f"[bold]▶ deploy[/] {label} on {task_name}: fine-tune, export to ONNX, int8")
         task = load_task(task_name, root)
-        tuned = out / "models" / task_name.replace(":", "-").replace(">", "")
+        tuned = out / "models" / task_name.replace(":", "-").replace(">", "").replace("/", "-")
         shutil.rmtree(tuned, ignore_errors=True)
         evaluate_task(str(model_dir), task, ft.model_copy(update={"lr": res.get("lr", ft.lr)}), progress=progress, save_to=tuned)
         model, tok = load_saved_architecture(str(tuned)), load_tokenizer(tuned)

@@ -132,9 +132,16 @@ def task_dir(name: str, data_root: str | Path | None = None) -> tuple[Family, Pa
     if family_name not in FAMILIES:
         raise BadInput(f"unknown task family {family_name!r} in {name!r}; choose one of "
                        f"{', '.join(sorted(FAMILIES))}, hf:DATASET or a folder")
-    folder = paths.data_root(data_root) / "tasks" / family_name / lang
+    from .hf import hub_equivalent
+
+    alt = hub_equivalent(name)
+    try:
+        folder = paths.data_root(data_root) / "tasks" / family_name / lang
+    except BadInput as e:  # no data root at all
+        raise BadInput(f"{e}" + (f"; or read task {name} from the hub as {alt}" if alt else "")) from None
     if not folder.is_dir():
-        raise BadInput(f"task folder {folder} does not exist; check the language code in {name!r} or the data root")
+        raise BadInput(f"task folder {folder} does not exist; check the language code in {name!r} or the data root"
+                       + (f", or read the task from the hub as {alt}" if alt else ""))
     return FAMILIES[family_name], folder
 
 
