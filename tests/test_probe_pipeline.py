@@ -88,13 +88,42 @@ def test_recipe_without_evaluate_probes_default_tasks_with_baselines_tiny_random
     assert "average kept vs teacher" in md and "kept vs teacher" in md
 
 
-def test_recipe_for_a_language_without_tasks_reports_none_tiny_random_xlmr(tmp_path):
-    teacher = make_tiny(tmp_path / "teacher", "xlmr", hidden=32, heads=4, ffn=64, layers=2)
-    corpus = tmp_path / "yor.txt"
-    corpus.write_text("\n".join(SWAHILI * 40) + "\n")
+def test_yoruba_recipe_without_evaluate_gets_no_swahili_task(tmp_path):
+    from monoglot.pipeline import recipe_tasks
+
     root = tmp_path / "data"
     _sib(root, "swh_Latn")  # Swahili tasks exist, but the recipe is Yoruba: none may be evaluated
-    run_dir = run_recipe(_recipe(tmp_path, teacher, corpus, ["yo"]), out=tmp_path / "out", data=root, progress=False)
-    report = json.loads((run_dir / "report.json").read_text())
-    assert report["evaluation"] == {}
-    assert "nothing evaluated" in (run_dir / "report.md").read_text()
+    recipe = _recipe(tmp_path, "e5-small", tmp_path / "yor.txt", ["yo"])
+    assert recipe.evaluate.tasks is None and recipe.evaluate.method == "probe"
+    tasks, note = recipe_tasks(recipe, root)
+    assert tasks == [] and "target language 'yo': nothing evaluated" in note
+
+
+def test_cli_evaluate_method_probe_writes_results_tiny_random_bert(tmp_path, tiny_bert):
+    from test_cli import assert_bad, cli
+
+    a, b = tmp_path / "a.txt", tmp_path / "b.txt"
+    a.write_text("habari ya asubuhi\nrafiki yangu\nmpira\n")
+    b.write_text("habari ya asubuhi\nrafiki yangu\nmpira\n")
+    spec = f"bitext:{a},{b}"
+    r = cli("evaluate", tiny_bert, "--method", "probe", "--task", spec, "--out", tmp_path / "e", "--quiet")
+    assert r.returncode == 0, r.stderr
+    res = json.loads((tmp_path / "e" / "results.json").read_text())[str(tiny_bert)][spec]
+    assert res["method"] == "probe" and res["metrics"]["f1"] == 1.0
+    assert "\tprobe\tf1=1.0000±0.0000" in r.stdout
+    b.write_text("habari\n")
+    assert_bad(cli("evaluate", tiny_bert, "--method", "probe", "--task", spec, "--out", tmp_path / "e2"), "has 3 lines but")
+    assert not (tmp_path / "e2").exists()
+
+
+def test_recipe_deploy_needs_finetune(tmp_path):
+    from test_cli import assert_bad, cli
+
+    from monoglot.recipe import load_recipe as load
+
+    from pathlib import Path
+    good = (Path(__file__).resolve().parents[1] / "recipes" / "swahili.toml").read_text()
+    assert load(Path(__file__).resolve().parents[1] / "recipes" / "swahili.toml").evaluate.method == "probe"
+    bad = tmp_path / "bad.toml"
+    bad.write_text(good.replace("deploy = false", "deploy = true"))
+    assert_bad(cli("run", bad), "deploy = true", 'method = "finetune"')

@@ -166,11 +166,17 @@ class _Encoder:
         self.tokenizer = load_tokenizer(model_dir)
         self.prompt = model_prompts(model_dir).get("query", "")
         self.progress = progress
+        self.cache: dict[str, np.ndarray] = {}  # text -> embedding: tasks share sentences (SIB-200, FLORES)
+        self.word_cache: dict = {}  # test split -> word features (token tasks sharing a test split)
 
     def embed(self, texts: list[str]) -> np.ndarray:
+        """``(len(texts), H)`` embeddings; a text embedded before (by any task) is not recomputed."""
         from ..embeddings import encode
 
-        return encode(self.model, self.tokenizer, texts, prompt=self.prompt, progress=self.progress)
+        new = list(dict.fromkeys(t for t in texts if t not in self.cache))
+        if new:
+            self.cache.update(zip(new, encode(self.model, self.tokenizer, new, prompt=self.prompt, progress=self.progress)))
+        return np.stack([self.cache[t] for t in texts]) if texts else np.zeros((0, self.model.config.hidden_size), np.float32)
 
 
 def probe_task(enc: _Encoder, spec: str, data_root: str | Path | None = None, *, seed: int = 42) -> dict[str, Any]:
@@ -187,7 +193,7 @@ def probe_task(enc: _Encoder, spec: str, data_root: str | Path | None = None, *,
         else:
             from .token_probe import token_probe
 
-            out = token_probe(enc.model, enc.tokenizer, task, seed=seed, progress=enc.progress)
+            out = token_probe(enc.model, enc.tokenizer, task, seed=seed, progress=enc.progress, cache=enc.word_cache)
         out.update({"kind": task.kind, "metric": "accuracy" if task.kind == "sequence" else task.metric})
         out["majority_baseline"] = out["majority"]["accuracy"]
     out.update({"task": spec, "model": enc.model_dir, "method": "probe", "seconds": round(time.perf_counter() - t0, 2)})

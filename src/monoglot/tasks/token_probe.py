@@ -77,7 +77,7 @@ def _sample(task: TaskData, split: str, limit: int | None, seed: int) -> TaskDat
 
 
 def token_probe(model, tokenizer, task: TaskData, *, seed: int = 42, max_train_sentences: int | None = MAX_TRAIN_SENTENCES,
-                progress: bool = False) -> dict[str, Any]:
+                progress: bool = False, cache: dict | None = None) -> dict[str, Any]:
     """Fit and score the token probe (see the module docstring) on a token ``task``.
 
     Trains on ``train`` (else ``dev``, :func:`monoglot.tasks.probe.train_split_of`), tests on
@@ -88,6 +88,9 @@ def token_probe(model, tokenizer, task: TaskData, *, seed: int = 42, max_train_s
         "n_train_words", "n_test", "train_split"}``; metrics as
         :func:`monoglot.tasks.finetune.score` (fractions in [0, 1]); ``majority`` the same metrics
         for always predicting the most frequent train tag.
+
+    ``cache`` (a dict kept across calls with the same model) reuses the test features of a test
+    split already seen (``masakhapos:swa`` and ``ud:...->masakhapos:swa`` share theirs).
 
     Raises:
         BadInput: a sequence task, or no train/dev split.
@@ -109,7 +112,13 @@ def token_probe(model, tokenizer, task: TaskData, *, seed: int = 42, max_train_s
     x_train, rows = word_features(model, tokenizer, train, "train", progress=progress)
     y_train = np.array([label_id[t] for (_, tags), r in zip(train.splits["train"], rows)
                         for t, k in zip(tags, r) if k >= 0])
-    x_test, test_rows = word_features(model, tokenizer, task, "test", progress=progress)
+    key = tuple(tuple(tokens) for tokens, _ in task.splits["test"])
+    if cache is not None and key in cache:
+        x_test, test_rows = cache[key]
+    else:
+        x_test, test_rows = word_features(model, tokenizer, task, "test", progress=progress)
+        if cache is not None:
+            cache[key] = (x_test, test_rows)
     clf = LogisticRegression(random_state=seed, max_iter=MAX_ITER)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
