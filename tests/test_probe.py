@@ -185,3 +185,12 @@ def test_e5_small_probe_reproduces_published_mteb_numbers_within_3_points(e5_dir
         got = res[spec]["metrics"]["accuracy"]
         assert abs(got - published) <= 0.03, f"{spec}: probe accuracy {got:.4f}, MTEB published {published:.4f}"
         assert got > res[spec]["majority"]["accuracy"] + 0.05
+
+
+def test_probe_truncates_at_the_models_own_length_tiny_random_xlmr(tiny_xlmr, tmp_path):
+    # tiny XLM-R has 130 positions (128 usable): a 300-word line must be truncated, not crash
+    long = " ".join(["habari"] * 300)
+    a = tmp_path / "a.txt"
+    a.write_text(f"{long}\nrafiki yangu\n")
+    res = probe_model(tiny_xlmr, [f"bitext:{a},{a}"], progress=False)[f"bitext:{a},{a}"]
+    assert res["metrics"]["accuracy"] == 1.0

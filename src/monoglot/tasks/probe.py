@@ -36,6 +36,9 @@ N_EXPERIMENTS = 10
 """MTEB ``AbsTaskClassification``: ``n_experiments`` default (mteb/abstasks/AbsTaskClassification.py)."""
 SAMPLES_PER_LABEL = 8
 """MTEB ``AbsTaskClassification``: ``samples_per_label`` default."""
+MAX_LENGTH = 512
+"""Sub-word tokens per text at most: the ``max_seq_length`` of the e5 models in MTEB (longer texts,
+e.g. MasakhaNEWS articles, are truncated)."""
 MAX_ITER = 100
 """MTEB ``logRegClassificationEvaluator``: ``LogisticRegression(max_iter=100)``
 (mteb/evaluation/evaluators/ClassificationEvaluator.py)."""
@@ -160,12 +163,14 @@ class _Encoder:
     def __init__(self, model_dir: str | Path, progress: bool):
         from ..embeddings import model_prompts
         from ..teachers import load_encoder, load_tokenizer
+        from .finetune import _full_length
 
         self.model_dir = str(model_dir)
         self.model = load_encoder(model_dir)
         self.tokenizer = load_tokenizer(model_dir)
         self.prompt = model_prompts(model_dir).get("query", "")
         self.progress = progress
+        self.max_length = min(MAX_LENGTH, _full_length(self.model))  # a model with fewer positions than MTEB's 512
         self.cache: dict[str, np.ndarray] = {}  # text -> embedding: tasks share sentences (SIB-200, FLORES)
         self.word_cache: dict = {}  # test split -> word features (token tasks sharing a test split)
 
@@ -175,7 +180,8 @@ class _Encoder:
 
         new = list(dict.fromkeys(t for t in texts if t not in self.cache))
         if new:
-            self.cache.update(zip(new, encode(self.model, self.tokenizer, new, prompt=self.prompt, progress=self.progress)))
+            self.cache.update(zip(new, encode(self.model, self.tokenizer, new, prompt=self.prompt, progress=self.progress,
+                                              max_length=self.max_length)))
         return np.stack([self.cache[t] for t in texts]) if texts else np.zeros((0, self.model.config.hidden_size), np.float32)
 
 
