@@ -189,7 +189,7 @@ def probe_task(enc: _Encoder, spec: str, data_root: str | Path | None = None, *,
     """One task spec with a loaded model; see :func:`probe_model`."""
     from .bitext import bitext_probe, is_bitext
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     if is_bitext(spec):
         out = bitext_probe(enc.embed, spec, data_root)
     else:
@@ -202,7 +202,8 @@ def probe_task(enc: _Encoder, spec: str, data_root: str | Path | None = None, *,
             out = token_probe(enc.model, enc.tokenizer, task, seed=seed, progress=enc.progress, cache=enc.word_cache)
         out.update({"kind": task.kind, "metric": "accuracy" if task.kind == "sequence" else task.metric})
         out["majority_baseline"] = out["majority"]["accuracy"]
-    out.update({"task": spec, "model": enc.model_dir, "method": "probe", "seconds": round(time.perf_counter() - t0, 2)})
+    out.update({"task": spec, "model": enc.model_dir, "method": "probe", "seconds": round(time.perf_counter() - t0, 2),
+                "cpu_seconds": round(time.process_time() - c0, 2)})
     return out
 
 
@@ -228,8 +229,9 @@ def probe_model(model_dir: str | Path, tasks: list[str], data_root: str | Path |
         classification as in MTEB, ``accuracy`` or ``entity_f1`` for token tasks, ``f1`` for
         bitext), ``"kind"`` (``sequence``/``token``/``bitext``), ``"majority"`` (the same metrics
         for the majority class; chance for bitext), ``"majority_baseline"`` (its accuracy),
-        ``"method": "probe"``, ``"seconds"`` (wall time of the task, loading excluded), ``"task"``,
-        ``"model"``.
+        ``"method": "probe"``, ``"seconds"`` (wall time of the task, loading excluded),
+        ``"cpu_seconds"`` (CPU time of this process over all its threads: the cost on a shared
+        machine), ``"task"``, ``"model"``.
 
     Raises:
         BadInput: the model cannot be loaded; a bad task spec or task file (before any compute).
