@@ -215,7 +215,7 @@ def main() -> None:
     models = report["models"]
     teacher = next(iter(models))
     small = {k: r for k, r in models.items() if r["fewer_parameters"] >= 0.9 and r.get("average_score") is not None
-             and not k.endswith("-init")}  # student-init is a baseline, not a candidate
+             and not k.endswith("-init") and "teacher" not in k}  # baselines and teachers are not candidates
     if not small:
         print("no model with at least 90% fewer parameters than the teacher was evaluated")
         return
@@ -227,7 +227,7 @@ def main() -> None:
     print("| task | mode | teacher | student | student / teacher | counted |\n|---|---|---|---|---|---|")
     rels = []
     for task, score in r["primary"].items():
-        mode = "zero-shot" if "->" in task else "in-language"
+        mode = "bitext" if task.startswith(("flores:", "bitext:")) else "zero-shot" if "->" in task else "in-language"
         t = models[teacher]["primary"][task]
         learned = at_chance(ev[task]) is None
         rel = r["relative_to_teacher"].get(task)
