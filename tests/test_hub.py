@@ -366,5 +366,5 @@ batches = 1
     assert trim["stats"]["corpus"]["documents"] == 150
     assert list(report["evaluation"]["student"]) == ["hf:Davlan/sib200:swh_Latn->hf:Davlan/sib200:swh_Latn"]
     files = sorted((run_dir / "eval").iterdir())  # one flat file per model and task, whatever the '/' in hub ids
-    assert len(files) == 3 and all(f.is_file() for f in files)
-    assert files[0].name == "student__hf-Davlan-sib200-swh_Latn->hf-Davlan-sib200-swh_Latn.json"
+    assert len(files) == 4 and all(f.is_file() for f in files)  # teacher, trimmed teacher, student-init, student
+    assert "student__hf-Davlan_sib200-swh_Latn->hf-Davlan_sib200-swh_Latn.probe.json" in [f.name for f in files]

@@ -82,6 +82,8 @@ def resolve_task(name: str, root: Path, hub_tasks: dict[str, str]) -> str:
 def resolve_tasks(recipe: Recipe, root: Path) -> Recipe:
     """``recipe`` with its evaluation tasks resolved by :func:`resolve_task` (the same object if
     nothing changes, so hashes of local runs stay as they were)."""
+    if recipe.evaluate.tasks is None:  # the default tasks are those present under the data root
+        return recipe
     tasks = [resolve_task(t, root, recipe.data.hub_tasks) for t in recipe.evaluate.tasks]
     if tasks == recipe.evaluate.tasks:
         return recipe
@@ -152,6 +154,10 @@ def _corpus_need(kind: str, entry: CorpusSource, root: Path, languages: list[str
 def _task_needs(task: str, root: Path, hub_tasks: dict[str, str]) -> list[Need]:
     from .tasks.hf import hub_equivalent
 
+    if task.startswith("flores:"):  # bitext mining on SIB-200's Flores sentences: both languages' folders
+        return [n for lang in task.split(":", 1)[1].split("-") for n in _task_needs(f"sib200:{lang}", root, hub_tasks)]
+    if task.startswith("bitext:"):  # two line-aligned files
+        return [Need("task", f, f, PRESENT if Path(f).is_file() else MISSING) for f in task.split(":", 1)[1].split(",")]
     out = []
     for side in (s.strip() for s in task.split("->")):
         folder = _local_task_folder(side, root)
@@ -198,7 +204,12 @@ def recipe_needs(recipe: Recipe, root: Path) -> list[Need]:
     needs = [_corpus_need("corpus", c, root, langs, col) for c in recipe.data.corpora]
     needs += [_corpus_need("source corpus", c, root, langs, col) for c in recipe.data.source_corpora]
     seen: set[str] = set()
-    for task in recipe.evaluate.tasks:
+    tasks = recipe.evaluate.tasks
+    if tasks is None:
+        from .tasks.defaults import default_tasks
+
+        tasks = default_tasks(recipe.languages, root)[0]
+    for task in tasks:
         for need in _task_needs(task, root, recipe.data.hub_tasks):
             if need.name not in seen:
                 seen.add(need.name)
