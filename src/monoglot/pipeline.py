@@ -91,6 +91,7 @@ def run_recipe(recipe: Recipe, out: str | Path | None = None, data: str | Path |
 
     teacher = resolve_model(recipe.teacher)
     sources = [resolve_corpus(c, root) for c in recipe.data.source_corpora]
+    parallel = tuple(resolve_corpus(c, root) for c in recipe.data.parallel) or None
     col = recipe.data.text_column
     h_trim = settings_hash("trim", recipe.teacher, [str(c) for c in corpora + sources], col, recipe.trim.model_dump())
     trimmed = _cached_stage("trim", run_dir / "trimmed", h_trim, lambda o: trim_to_corpus(
@@ -111,10 +112,11 @@ def run_recipe(recipe: Recipe, out: str | Path | None = None, data: str | Path |
         init = _cached_stage(f"shrink ({name})", run_dir / f"{name}-init", h_init, lambda o: shrink_to_dir(
             parent, o, step.shrink, corpora=corpora, text_column=col, eval_texts=eval_texts,
             measure=recipe.measure.model_dump(), overwrite=True, progress=progress))
-        h_out = settings_hash("distill", h_init, step.distill.model_dump(), recipe.evaluate.tasks, [str(c) for c in sources])
+        h_out = settings_hash("distill", h_init, step.distill.model_dump(), recipe.evaluate.tasks, [str(c) for c in sources],
+                              *([[str(p) for p in parallel]] if parallel else []))
         out_dir = _cached_stage(f"distill ({name})", run_dir / name, h_out, lambda o: distill(
             parent, init, corpora, o, step.distill.model_copy(update={"text_column": col}), source_corpora=sources,
-            eval_texts=eval_texts, overwrite=True, resume=True, progress=progress), resumable=True)
+            eval_texts=eval_texts, parallel=parallel, overwrite=True, resume=True, progress=progress), resumable=True)
         made[name] = (out_dir, h_out)
         parent, h_parent = out_dir, h_out
 

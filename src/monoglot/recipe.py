@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .distill import DistillSettings
 from .errors import BadInput, first_validation_error
@@ -34,6 +34,14 @@ class DataSection(_Strict):
     corpora: list[str] = Field(min_length=1)
     source_corpora: list[str] = Field(default_factory=list, description="source-language text: trimming keeps its pieces too, distillation alternates batches")
     text_column: str = "text"
+    parallel: list[str] = Field(default_factory=list, description="[source file, target file]: parallel text for the cross-lingual embedding losses (distill.loss parallel/contrastive): line-aligned files or verse-aligned Bibles")
+
+    @field_validator("parallel")
+    @classmethod
+    def _two_files(cls, v: list[str]) -> list[str]:
+        if v and len(v) != 2:
+            raise ValueError(f"parallel needs two files, source first, e.g. ['corpora/eng/bible_web.txt', 'corpora/swa/bible_suv.tsv']; got {len(v)}")
+        return v
 
 
 class AdaptSection(_Strict):
