@@ -220,7 +220,7 @@ def distill(teacher_spec: str | Path | None, student_spec: str | Path, corpora: 
             from ..shrink.basis import hidden_states_sample, pca_basis
 
             fixed = pca_basis(hidden_states_sample(teacher, [streams["target"].peek()]), hs)
-        fixed = fixed.to(acc.device)
+        fixed = fixed.float().to(acc.device)
     dm = DistillModel(student, maps, s, ht, basis if s.hidden_projection == "learned" else None)
     if s.trainable == "mlm_head":
         freeze_all_but_head(student)
