@@ -174,7 +174,7 @@ def _cli(*args):
 
 def test_tiny_random_sentence_batches_resume_exactly_after_sigterm(tiny, tmp_path):
     args = [tiny["teacher"], tiny["init"], "--corpus", tiny["swa"], "--parallel", f"{tiny['eng']},{tiny['swa']}",
-            "--steps", 24, "--batch-size", 4, "--seq-len", 16, "--checkpoint-every", 4,
+            "--steps", 12, "--batch-size", 4, "--seq-len", 16, "--checkpoint-every", 4,
             "--loss", "parallel=1", "--loss", "contrastive=0.5", "--precision", "no", "--quiet"]
     ref = _cli(*args, "--out", tmp_path / "ref")
     assert ref.wait(300) == 0, ref.stderr.read()
@@ -204,7 +204,8 @@ def test_auto_precision_follows_the_cpu_flags(monkeypatch):
     import monoglot.distill.precision as P
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    for flags, want in ((frozenset({"avx2", "amx_bf16", "amx_tile"}), "bf16"), (frozenset({"avx2", "fma"}), "no")):
+    for flags, want in ((frozenset({"avx2", "amx_bf16", "amx_tile"}), "bf16"), (frozenset({"avx512f", "avx512_bf16"}), "no"),
+                        (frozenset({"avx2", "fma"}), "no")):
         monkeypatch.setattr(P, "cpu_flags", lambda flags=flags: flags)
         got, why = resolve_precision("auto", "cpu")
         assert got == want and why.startswith("auto:")
