@@ -60,7 +60,7 @@ val_batches = 1
     assert onnx["bytes"] > data_["models"]["student (ONNX int8)"]["bytes"] and onnx["throughput"]["sequences_per_second"] > 0
     assert 0 <= onnx["scores"]["sib200:swh_Latn/macro_f1"] <= 1 and "| student (ONNX int8) |" in report
     init = json.loads((run_dir / "student-init" / "monoglot.json").read_text())
-    assert init["settings"]["corpora"] == [str(corpus)]
+    assert init["settings"]["corpora"] == [corpus.name]  # no absolute path of the builder's machine
     assert "### sib200:swh_Latn (in-language; macro-F1 on test)" in report and "| student |" in report
     f1 = 100 * data_["evaluation"]["student"]["sib200:swh_Latn"]["metrics"]["macro_f1"]
     assert f"| student | {f1:.1f} |" in report

@@ -7,8 +7,6 @@ files written to tmp_path. No test needs the network or trains a model.
 from __future__ import annotations
 
 import functools
-import sys
-import types
 
 import pytest
 
@@ -282,51 +280,4 @@ def test_user_folder_jsonl_and_conll(tmp_path):
         load_task(str(d))
 
 
-# ---------------------------------------------------------------- Hugging Face datasets (no network)
-
-class _FakeSplit:
-    def __init__(self, columns: dict, features: dict):
-        self._columns, self.features, self.column_names = columns, features, list(columns)
-
-    def __getitem__(self, col):
-        return self._columns[col]
-
-
-def _fake_datasets(splits: dict):
-    calls = []
-
-    def load_dataset(name, config=None):
-        calls.append((name, config))
-        if name == "nosuch/dataset":
-            raise FileNotFoundError("Dataset 'nosuch/dataset' doesn't exist on the Hub")
-        return splits
-
-    return types.SimpleNamespace(load_dataset=load_dataset), calls
-
-
-def test_hf_token_dataset_with_classlabels(monkeypatch):
-    tags = types.SimpleNamespace(feature=types.SimpleNamespace(names=["O", "B-PER", "I-PER"]))
-    part = _FakeSplit({"id": ["0"], "tokens": [["Juma", "Kassim", "leo"]], "ner_tags": [[1, 2, 0]]},
-                      {"ner_tags": tags})
-    fake, calls = _fake_datasets({"train": part, "validation": part, "test": part})
-    monkeypatch.setitem(sys.modules, "datasets", fake)
-    task = load_task("hf:masakhane/masakhaner2:swa")
-    assert calls == [("masakhane/masakhaner2", "swa")]
-    assert (task.kind, task.metric, task.labels) == ("token", "entity_f1", ["O", "B-PER", "I-PER"])
-    assert task.splits["dev"] == [(["Juma", "Kassim", "leo"], ["B-PER", "I-PER", "O"])]
-
-
-def test_hf_sequence_dataset_and_errors(monkeypatch):
-    train = _FakeSplit({"sentence": ["nzuri", "mbaya"], "label": ["pos", "neg"]}, {})
-    test = _FakeSplit({"sentence": ["sawa"], "label": ["neutral"]}, {})
-    fake, _ = _fake_datasets({"train": train, "test": test})
-    monkeypatch.setitem(sys.modules, "datasets", fake)
-    with pytest.raises(BadInput, match=r"hf:x/y test\[0\]: label 'neutral' does not occur in the train"):
-        load_task("hf:x/y", text_col="sentence")
-    with pytest.raises(BadInput, match="neither text\\+label nor tokens"):
-        load_task("hf:x/y")
-    with pytest.raises(BadInput, match="cannot load Hugging Face dataset 'nosuch/dataset'"):
-        load_task("hf:nosuch/dataset")
-    monkeypatch.setitem(sys.modules, "datasets", None)  # as if not installed
-    with pytest.raises(BadInput, match=r"pip install monoglot\[hf\]"):
-        load_task("hf:x/y")
+# Hugging Face datasets (hf:...) are tested on real local datasets, offline, in tests/test_hub.py.

@@ -9,12 +9,33 @@ from typing import List, Optional
 
 import typer
 
-from .errors import BadInput, Interrupted, first_validation_error
+from .errors import BadInput, Interrupted, Terminated, first_validation_error
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Compress a multilingual encoder into a small model for one language.")
 
 NoProgress = typer.Option(False, "--quiet", help="Hide progress bars.")
+TEXT_COLUMN = "Text column of .tsv / field of .jsonl / column of hf: corpora."
+MaxDocuments = typer.Option(None, "--max-documents", help="Read at most this many documents of each corpus (e.g. of a large hub corpus).")
+MaxWords = typer.Option(None, "--max-words", help="Stop reading each corpus after the document that reaches this many words.")
+
+
+def _corpora(names: List[str], max_documents: Optional[int], max_words: Optional[int]) -> list:
+    """The --corpus values with the caps attached (plain strings when there are none)."""
+    if max_documents is None and max_words is None:
+        return list(names)
+    from .corpus import CorpusRef
+
+    return [CorpusRef(n, max_documents=max_documents, max_words=max_words) for n in names]
+
+
+@app.callback()
+def _options(allow_pickle: bool = typer.Option(False, "--allow-pickle", help="Also load pickled weights (pytorch_model.bin); unpickling can run code, so only for files you trust.")) -> None:
+    """Compress a multilingual encoder into a small model for one language."""
+    if allow_pickle:
+        from .teachers.loader import allow_pickle as allow
+
+        allow(True)
 
 
 @app.command()
@@ -29,7 +50,7 @@ def teacher(name: str = typer.Argument(..., help="e5-small (the embedded default
     from .teachers.loader import load_saved_architecture
 
     with atomic_dir(out) as tmp:
-        path = resolve_model(name)
+        path = resolve_model(name, trust_remote_code=trust_remote_code)
         if name in EMBEDDED:
             for f in Path(path).iterdir():
                 shutil.copy2(f, tmp / f.name)
@@ -43,7 +64,7 @@ def teacher(name: str = typer.Argument(..., help="e5-small (the embedded default
 @app.command()
 def trim(model: str = typer.Argument(..., help="Model directory, hub id, or e5-small."),
          out: Path = typer.Option(..., "--out", help="Directory to write (must not exist)."),
-         corpus: List[Path] = typer.Option([], "--corpus", help="Target text (.txt/.tsv/.jsonl, optionally .gz); repeat for several corpora (e.g. a source and a target language)."),
+         corpus: List[str] = typer.Option([], "--corpus", help="Target text (.txt/.tsv/.jsonl, optionally .gz, or hf:DATASET[:CONFIG][:SPLIT]); repeat for several corpora (e.g. a source and a target language)."),
          min_count: int = typer.Option(1, help="Keep pieces seen at least this many times in all corpora together."),
          min_doc_freq: Optional[int] = typer.Option(None, help="Keep pieces found in at least this many documents (corpus segments)."),
          min_rel_freq: Optional[float] = typer.Option(None, help="Keep pieces whose relative frequency reaches this in ANY corpus (bilingual, BiStil), e.g. 1e-6."),
@@ -52,7 +73,8 @@ def trim(model: str = typer.Argument(..., help="Model directory, hub id, or e5-s
          keep_chars: bool = typer.Option(True, help="Always keep the single-character pieces of every character seen."),
          keep_token: List[str] = typer.Option([], "--keep-token", help="A piece to always keep; repeatable."),
          pieces: Optional[Path] = typer.Option(None, "--pieces", help="Keep exactly the pieces listed in this file (.txt one per line, or .json list); --corpus optional."),
-         text_column: str = typer.Option("text", help="Text column of .tsv / field of .jsonl corpora."),
+         text_column: str = typer.Option("text", help=TEXT_COLUMN),
+         max_documents: Optional[int] = MaxDocuments, max_words: Optional[int] = MaxWords,
          quiet: bool = NoProgress) -> None:
     """Vocabulary trimming: keep the pieces the corpus uses; exact on covered text. Thresholds compose."""
     from .vocab import VocabPolicy, trim_to_corpus
@@ -60,7 +82,7 @@ def trim(model: str = typer.Argument(..., help="Model directory, hub id, or e5-s
     policy = VocabPolicy(min_count=min_count, min_doc_freq=min_doc_freq, min_rel_freq=min_rel_freq, coverage=coverage,
                          top_n=top_n, keep_chars=keep_chars, keep_tokens=keep_token,
                          pieces_file=str(pieces) if pieces else None)
-    trim_to_corpus(model, corpus, out, policy, text_column=text_column, progress=not quiet)
+    trim_to_corpus(model, _corpora(corpus, max_documents, max_words), out, policy, text_column=text_column, progress=not quiet)
     _print_stats(out, skip=("coverage_curve",))
 
 
@@ -75,10 +97,11 @@ def shrink(model: str = typer.Argument(..., help="Model directory, hub id, or e5
            head_strategy: str = typer.Option("importance", help="importance (head-mask gradient, Michel et al.), first, or random."),
            ffn_strategy: str = typer.Option("taylor", help="taylor (first-order Taylor importance), first, or random."),
            hidden_strategy: str = typer.Option("pca", help="pca (of the teacher's hidden states), svd (of the embeddings), importance, truncate (first dims), or random."),
-           corpus: List[Path] = typer.Option([], "--corpus", help="Target text for the importance and PCA strategies; repeatable."),
+           corpus: List[str] = typer.Option([], "--corpus", help="Target text for the importance and PCA strategies (a file or hf:DATASET[:CONFIG][:SPLIT]); repeatable."),
            importance_sequences: int = typer.Option(32, help="Sequences of --seq-len tokens read for scoring."),
            seq_len: int = typer.Option(128, help="Tokens per scoring sequence."),
-           text_column: str = typer.Option("text", help="Text column of .tsv / field of .jsonl corpora."),
+           text_column: str = typer.Option("text", help=TEXT_COLUMN),
+           max_documents: Optional[int] = MaxDocuments, max_words: Optional[int] = MaxWords,
            measure: bool = typer.Option(True, help="Measure CPU throughput after each step (layers, FFN, heads and hidden)."),
            seed: int = typer.Option(0, help="Seed of the masking and of the random strategies."),
            quiet: bool = NoProgress) -> None:
@@ -88,7 +111,7 @@ def shrink(model: str = typer.Argument(..., help="Model directory, hub id, or e5
     s = ShrinkSettings(layers=layers, hidden=hidden, ffn=ffn, heads=heads, layer_strategy=layer_strategy,
                        head_strategy=head_strategy, ffn_strategy=ffn_strategy, hidden_strategy=hidden_strategy,
                        importance_sequences=importance_sequences, seq_len=seq_len, seed=seed)
-    shrink_to_dir(model, out, s, corpora=corpus, text_column=text_column, measure={} if measure else None, progress=not quiet)
+    shrink_to_dir(model, out, s, corpora=_corpora(corpus, max_documents, max_words), text_column=text_column, measure={} if measure else None, progress=not quiet)
     _print_stats(out, skip=("choices",))
 
 
@@ -112,9 +135,9 @@ def _parse_weights(items: List[str]) -> dict:
 @app.command()
 def distill(teacher: str = typer.Argument(..., help="Teacher model directory (usually the trimmed, adapted teacher)."),
             student: str = typer.Argument(..., help="Student model directory (from shrink; same tokenizer)."),
-            corpus: List[Path] = typer.Option(..., "--corpus", help="Target-language text; repeatable."),
+            corpus: List[str] = typer.Option(..., "--corpus", help="Target-language text (a file or hf:DATASET[:CONFIG][:SPLIT]); repeatable."),
             out: Path = typer.Option(..., "--out", help="Directory to write (must not exist); checkpoints go to OUT.work."),
-            source_corpus: List[Path] = typer.Option([], "--source-corpus", help="Source-language text for bilingual distillation (BiStil); repeatable."),
+            source_corpus: List[str] = typer.Option([], "--source-corpus", help="Source-language text for bilingual distillation (BiStil); repeatable."),
             source_ratio: float = typer.Option(_default("source_ratio"), help="Fraction of batches from the source language (0.5 alternates)."),
             steps: int = typer.Option(_default("steps"), help="Optimizer steps."),
             batch_size: int = typer.Option(_default("batch_size"), help="Sequences per optimizer step, over all processes."),
@@ -142,7 +165,8 @@ def distill(teacher: str = typer.Argument(..., help="Teacher model directory (us
             resume: bool = typer.Option(False, "--resume", help="Continue from the newest checkpoint in OUT.work."),
             seed: int = typer.Option(_default("seed"), help="Random seed."),
             decontaminate: List[str] = typer.Option([], "--decontaminate", help="Task (e.g. sib200:swh_Latn) whose sentences are removed from the corpus; repeatable."),
-            text_column: str = typer.Option("text", help="Text column of .tsv / field of .jsonl corpora."),
+            text_column: str = typer.Option("text", help=TEXT_COLUMN),
+            max_documents: Optional[int] = MaxDocuments, max_words: Optional[int] = MaxWords,
             data: Optional[Path] = typer.Option(None, help="Data root for --decontaminate tasks (default $MONOGLOT_DATA or ../shared/data)."),
             quiet: bool = NoProgress) -> None:
     """General distillation with any mix of the papers' losses; resumable; runs under `accelerate launch`."""
@@ -155,7 +179,7 @@ def distill(teacher: str = typer.Argument(..., help="Teacher model directory (us
         lmap = [int(x) for x in layer_map.split(",")] if layer_map else None
     except ValueError:
         raise BadInput(f"--layer-map {layer_map!r}: give comma-separated teacher layer numbers, e.g. 3,6,9,12") from None
-    texts = evaluation_texts(decontaminate, data_root(data)) if decontaminate else None
+    texts = evaluation_texts(decontaminate, data_root(data, must_exist=False)) if decontaminate else None
     pair = None
     if parallel is not None:
         pair = tuple(x.strip() for x in parallel.split(","))
@@ -168,14 +192,15 @@ def distill(teacher: str = typer.Argument(..., help="Teacher model directory (us
                         attention_loss=attention_loss, dropout=None if keep_dropout else dropout, precision=precision,
                         grad_checkpointing=grad_checkpointing, source_ratio=source_ratio, val_every=val_every,
                         patience=patience, keep_best=keep_best, checkpoint_every=checkpoint_every, text_column=text_column)
-    run(teacher, student, corpus, out, s, source_corpora=source_corpus, eval_texts=texts, parallel=pair, resume=resume, progress=not quiet)
+    run(teacher, student, _corpora(corpus, max_documents, max_words), out, s,
+        source_corpora=_corpora(source_corpus, max_documents, max_words), eval_texts=texts, parallel=pair, resume=resume, progress=not quiet)
     if out.is_dir():  # only the main process writes it
         _print_stats(out, skip=("validations",))
 
 
 @app.command()
 def adapt(teacher: str = typer.Argument(..., help="Teacher model directory (usually the trimmed teacher), or e5-small."),
-          corpus: List[Path] = typer.Option(..., "--corpus", help="Target-language text; repeatable."),
+          corpus: List[str] = typer.Option(..., "--corpus", help="Target-language text (a file or hf:DATASET[:CONFIG][:SPLIT]); repeatable."),
           out: Path = typer.Option(..., "--out", help="Directory to write (must not exist)."),
           head_steps: int = typer.Option(200, help="Steps training a new MLM head on the frozen body (teachers without one, e.g. e5-small)."),
           mlm_steps: int = typer.Option(0, help="Steps of continued MLM of the whole teacher on the corpus."),
@@ -184,14 +209,15 @@ def adapt(teacher: str = typer.Argument(..., help="Teacher model directory (usua
           lr: float = typer.Option(1e-4, help="Peak learning rate."),
           resume: bool = typer.Option(False, "--resume", help="Continue from the newest checkpoint."),
           seed: int = typer.Option(_default("seed"), help="Random seed."),
-          text_column: str = typer.Option("text", help="Text column of .tsv / field of .jsonl corpora."),
+          text_column: str = typer.Option("text", help=TEXT_COLUMN),
+          max_documents: Optional[int] = MaxDocuments, max_words: Optional[int] = MaxWords,
           quiet: bool = NoProgress) -> None:
     """Teacher adaptation: train an MLM head on the frozen body, then continued MLM (Gurgurov et al. step 0)."""
     from .distill import DistillSettings, LossWeights, adapt_teacher
 
     s = DistillSettings(batch_size=batch_size, seq_len=seq_len, lr=lr, seed=seed, text_column=text_column,
                         loss=LossWeights(hidden=0, attention=0, mlm=1))
-    adapt_teacher(teacher, corpus, out, head_steps=head_steps, mlm_steps=mlm_steps, settings=s, resume=resume, progress=not quiet)
+    adapt_teacher(teacher, _corpora(corpus, max_documents, max_words), out, head_steps=head_steps, mlm_steps=mlm_steps, settings=s, resume=resume, progress=not quiet)
     if out.is_dir():
         _print_stats(out, skip=("validations",))
 
@@ -213,14 +239,20 @@ def evaluate(models: List[str] = typer.Argument(..., help="Model directories or 
              data: Optional[Path] = typer.Option(None, help="Data root (default $MONOGLOT_DATA or ../shared/data)."),
              quiet: bool = NoProgress) -> None:
     """Fine-tune and test each model on each task, the same way for every model; selection on dev only."""
-    from .artifacts import atomic_dir
+    from .artifacts import atomic_dir, check_new_output
     from .paths import data_root
     from .tasks import FinetuneSettings, evaluate as run_eval, load_task
-    from .teachers import resolve_model
+    from .teachers import load_tokenizer, resolve_model
 
-    root = data_root(data)
+    root = data_root(data, must_exist=False)  # hf: tasks need none; FAMILY:LANG names say what is missing
+    check_new_output(out)
     tasks = {t: load_task(t, root) for t in task}
     paths = [resolve_model(m) for m in models]
+    token_task = any(t.kind == "token" for t in tasks.values())
+    for p in paths:
+        load_tokenizer(p, require_fast=token_task)
+    if teacher is not None:
+        resolve_model(teacher)
     try:
         grid = [float(x) for x in lr_grid.split(",")] if lr_grid else []
     except ValueError:
@@ -249,6 +281,16 @@ def run(recipe: Path = typer.Argument(..., help="Recipe TOML, e.g. recipes/swahi
 
 
 @app.command()
+def data(recipe: Path = typer.Argument(..., help="Recipe TOML, e.g. recipes/swahili.toml."),
+         fetch: bool = typer.Option(False, "--fetch", help="Download the hub datasets and hub teacher the recipe reads into the cache, so that runs work offline."),
+         root: Optional[Path] = typer.Option(None, "--data", help="Data root (default $MONOGLOT_DATA or ../shared/data).")) -> None:
+    """List every file and hub dataset a recipe reads and whether it is here; --fetch downloads the hub ones."""
+    from .datacheck import check_recipe_data
+
+    check_recipe_data(recipe, root, fetch)
+
+
+@app.command()
 def report(run_dir: Path = typer.Argument(..., help="A run directory written by 'monoglot run' (holds recipe.json).")) -> None:
     """Re-measure the models of a finished run and rewrite its report.md / report.json (cached evaluations are reused)."""
     from .artifacts import read_meta, settings_hash
@@ -268,7 +310,7 @@ def report(run_dir: Path = typer.Argument(..., help="A run directory written by 
             raise BadInput(f"{p} is missing or incomplete; finish the run with 'monoglot run' first")
     models = {"teacher": (resolve_model(recipe.teacher), settings_hash("teacher", recipe.teacher)),
               **{k: (p, read_meta(p)["settings_hash"]) for k, p in labels.items()}}
-    finish_run(run_dir, recipe, models, data_root(), progress=True)
+    finish_run(run_dir, recipe, models, data_root(must_exist=False), progress=True)
     typer.echo((run_dir / "report.md").read_text())
 
 
@@ -292,11 +334,41 @@ def _quiet_libraries() -> None:
     transformers.utils.logging.disable_progress_bar()
 
 
+STOPPED = "unfinished output was removed, finished outputs are kept; run the command again to redo it"
+
+
+def _stop(signum: int, what: str) -> None:
+    """Print one line for a run stopped by a signal and exit with 128 + the signal number (130, 143)."""
+    typer.echo(f"stopped: {what}", err=True)
+    sys.exit(128 + signum)
+
+
+def _raise_terminated(signum, frame) -> None:
+    raise Terminated()
+
+
+def _handle_sigterm() -> None:
+    """Make SIGTERM raise :class:`Terminated` (as SIGINT raises ``KeyboardInterrupt``), unless the
+    parent process chose to ignore it."""
+    import signal
+
+    if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _raise_terminated)
+
+
 def main() -> None:
-    """Entry point: run the app; bad input becomes ``error: ...`` on stderr and exit status 2."""
-    _quiet_libraries()
+    """Entry point: run the app and turn its outcome into an exit status.
+
+    Bad input becomes ``error: ...`` on stderr and status 2; SIGINT (Ctrl-C) and SIGTERM stop the
+    command with one ``stopped: ...`` line and status 130 / 143, after the temporary output is
+    removed (:func:`monoglot.artifacts.atomic_dir`).
+    """
+    import signal
+
+    _handle_sigterm()
     try:
-        app(standalone_mode=False)
+        _quiet_libraries()
+        rc = app(standalone_mode=False)
     except BadInput as e:
         typer.echo(f"error: {e}", err=True)
         sys.exit(2)
@@ -305,13 +377,17 @@ def main() -> None:
         typer.echo(f"error: --{where.replace('_', '-')}: {what}", err=True)
         sys.exit(2)
     except Interrupted as e:
-        typer.echo(f"stopped: {e}", err=True)
-        sys.exit(130)
+        _stop(e.signum, str(e))
     except (typer.Abort, KeyboardInterrupt):
-        typer.echo("aborted", err=True)
-        sys.exit(130)
+        _stop(signal.SIGINT, f"interrupted (SIGINT); {STOPPED}")
+    except Terminated:
+        _stop(signal.SIGTERM, f"terminated (SIGTERM); {STOPPED}")
     except typer.Exit as e:
         sys.exit(e.exit_code)
     except __import__("click").ClickException as e:
         e.show()
         sys.exit(2)
+    if rc == 128 + signal.SIGINT:  # typer turns KeyboardInterrupt into Exit(130), returned without standalone mode
+        _stop(signal.SIGINT, f"interrupted (SIGINT); {STOPPED}")
+    if isinstance(rc, int) and rc:
+        sys.exit(rc)

@@ -13,7 +13,12 @@ Supported files (each optionally gzip-compressed, ``.gz``):
 
 - ``.txt``: one document per line (lines may be several MB long);
 - ``.tsv``: tab-separated with a header row; the documents are one named column;
-- ``.jsonl``: one JSON object per line; the documents are one named field.
+- ``.jsonl``: one JSON object per line; the documents are one named field;
+
+and Hugging Face datasets named ``hf:DATASET[:CONFIG][:SPLIT]`` (:mod:`monoglot.hub`: streamed
+from the hub, or read from monoglot's hub cache or a local dataset folder), whose documents are
+one named column. A :class:`CorpusRef` carries a corpus with its own text column and caps
+(``max_documents``, ``max_words``) through every stage that takes a path.
 
 Bytes are decoded as UTF-8 with ``errors="replace"``: invalid bytes never crash a run, they
 become U+FFFD and are counted in :attr:`CorpusStats.invalid_utf8` so the caller can warn.
@@ -40,6 +45,44 @@ _REPLACEMENT_BYTES = _REPLACEMENT.encode("utf-8")
 _SENTENCE_BREAK = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"'”’»)\]]))\s+")
 _WORD = re.compile(r"\w+")
 _CSV_FIELD_LIMIT = 2**31 - 1  # characters; documents in a TSV cell may be several MB
+
+
+class CorpusRef(str):
+    """A corpus (a local path or ``hf:`` name) with its reading options, as a ``str``.
+
+    Every stage takes corpora as paths or strings, prints them and hashes ``str(corpus)`` into
+    its settings; so a :class:`CorpusRef` is a string, whose value is the source followed by the
+    options that are set, e.g. ``"hf:wikimedia/wikipedia:20231101.sw [max_words=2000000]"``:
+    changing a cap changes the hash, and the stage re-runs. :func:`iter_documents` reads
+    ``source`` with these options.
+
+    Attributes:
+        source: a file path or ``hf:DATASET[:CONFIG][:SPLIT]``.
+        text_column: the TSV column / JSONL field / dataset column of the text (None: the
+            caller's ``text_column``).
+        max_documents: stop after this many non-empty documents (None: no cap).
+        max_words: stop after the document that brings the words read to this many (None: no cap).
+    """
+
+    source: str
+    text_column: str | None
+    max_documents: int | None
+    max_words: int | None
+
+    def __new__(cls, source: str | Path, text_column: str | None = None, max_documents: int | None = None,
+                max_words: int | None = None) -> "CorpusRef":
+        for name, cap in (("max_documents", max_documents), ("max_words", max_words)):
+            if cap is not None and cap < 1:
+                raise BadInput(f"{name} must be at least 1, got {cap}; pass a positive number or no cap")
+        opts = [f"{k}={v}" for k, v in (("text_column", text_column), ("max_documents", max_documents),
+                                         ("max_words", max_words)) if v is not None]
+        self = super().__new__(cls, str(source) + (f" [{', '.join(opts)}]" if opts else ""))
+        self.source, self.text_column = str(source), text_column
+        self.max_documents, self.max_words = max_documents, max_words
+        return self
+
+    def __getnewargs__(self):  # pickling (e.g. to other processes) keeps the options
+        return (self.source, self.text_column, self.max_documents, self.max_words)
 
 
 @dataclass
@@ -89,21 +132,44 @@ def _open_binary(path: Path, gzipped: bool) -> IO[bytes]:
     return gzip.open(path, "rb") if gzipped else open(path, "rb")
 
 
+MAX_INVALID_SHARE = 0.01  # a file with more invalid UTF-8 than this share of its characters is not text
+_MIN_INVALID = 100  # ... and at least this many invalid characters (a few stray bytes are tolerated)
+_JUDGE_AFTER = 1_000_000  # characters read before the share is judged (and at the end of the file)
+
+
+def _not_text(path: Path, bad: int, chars: int) -> BadInput:
+    return BadInput(f"corpus {path} is not text: {bad:,} of the {chars:,} characters read ({100 * bad / chars:.0f}%) "
+                    "are invalid UTF-8; pass a UTF-8 text file (.txt/.tsv/.jsonl, optionally .gz)")
+
+
 def _decoded_lines(path: Path, gzipped: bool, stats: CorpusStats | None) -> Iterator[str]:
     """Yield the file's lines (newline kept) decoded as UTF-8, counting replaced bytes in stats.
 
     Decoding line by line is exact: the byte 0x0A never occurs inside a multi-byte UTF-8 sequence.
+
+    Raises:
+        BadInput: more than :data:`MAX_INVALID_SHARE` of the characters (and at least 100) are
+            invalid UTF-8, judged after the first million characters and at the end: a binary file.
     """
+    bad = chars = 0
     with _open_binary(path, gzipped) as f:
         first = True
         for raw in f:
             line = raw.decode("utf-8", errors="replace")
-            if _REPLACEMENT in line and stats is not None:
-                stats.invalid_utf8 += line.count(_REPLACEMENT) - raw.count(_REPLACEMENT_BYTES)
+            chars += len(line)
+            if _REPLACEMENT in line:
+                n = line.count(_REPLACEMENT) - raw.count(_REPLACEMENT_BYTES)
+                bad += n
+                if stats is not None:
+                    stats.invalid_utf8 += n
+            if chars >= _JUDGE_AFTER and bad >= _MIN_INVALID and bad > MAX_INVALID_SHARE * chars:
+                raise _not_text(path, bad, chars)
             if first:
                 line = line.removeprefix("\ufeff")  # byte-order mark
                 first = False
             yield line
+    if bad >= _MIN_INVALID and bad > MAX_INVALID_SHARE * chars:
+        raise _not_text(path, bad, chars)
 
 
 def _tsv_rows(path: Path, gzipped: bool, stats: CorpusStats | None) -> Iterator[list[str]]:
@@ -127,7 +193,7 @@ def _tsv_column_index(path: Path, gzipped: bool, text_column: str) -> int:
     if text_column not in header:
         raise BadInput(
             f"corpus {path} has no column {text_column!r}; its columns are {', '.join(header)}; "
-            "pass the right text column"
+            "pass the right --text-column"
         )
     return header.index(text_column)
 
@@ -156,7 +222,7 @@ def _raw_documents(path: Path, fmt: str, gzipped: bool, text_column: str,
                 keys = ", ".join(obj) if isinstance(obj, dict) else type(obj).__name__
                 raise BadInput(
                     f"corpus {path} line {lineno} has no field {text_column!r} (it has: {keys}); "
-                    "pass the right text field"
+                    "pass the right field with --text-column"
                 )
             value = obj[text_column]
             if value is None:
@@ -169,48 +235,101 @@ def _raw_documents(path: Path, fmt: str, gzipped: bool, text_column: str,
             yield value
 
 
-def iter_documents(path: str | Path, text_column: str = "text",
-                   stats: CorpusStats | None = None) -> Iterator[str]:
-    """Stream the non-empty documents of a corpus file, stripped of surrounding whitespace.
+def iter_documents(path: str | Path, text_column: str = "text", stats: CorpusStats | None = None,
+                   max_documents: int | None = None, max_words: int | None = None) -> Iterator[str]:
+    """Stream the non-empty documents of a corpus, stripped of surrounding whitespace.
 
     Args:
-        path: a ``.txt``, ``.tsv`` or ``.jsonl`` file, optionally ``.gz``-compressed.
-        text_column: the TSV column / JSONL field holding the text (ignored for ``.txt``).
+        path: a ``.txt``, ``.tsv`` or ``.jsonl`` file, optionally ``.gz``-compressed; or
+            ``hf:DATASET[:CONFIG][:SPLIT]`` (split ``train`` unless named; see :mod:`monoglot.hub`);
+            or a :class:`CorpusRef`, whose own options win over the arguments below.
+        text_column: the TSV column / JSONL field / dataset column holding the text (ignored
+            for ``.txt``).
         stats: if given, ``documents``, ``characters``, ``words`` and ``invalid_utf8`` are
             incremented as documents are yielded.
+        max_documents, max_words: caps (see :class:`CorpusRef`); None: read everything.
 
-    Memory: one line (one document) at a time.
+    Memory: one line (one document) at a time; a hub dataset is streamed row by row.
 
     Raises:
-        BadInput: at call time if the file does not exist, its suffix is unsupported, or (TSV) the
-            header lacks ``text_column``; while iterating if a JSONL line is invalid or lacks the
-            field, or if the file turns out to hold no non-empty document.
+        BadInput: at call time if the file does not exist or is a folder, its suffix is
+            unsupported, (TSV) the header lacks ``text_column``, or (hub) the dataset cannot be
+            opened or lacks the column; while iterating if a JSONL line is invalid or lacks the
+            field, the file is not text (invalid UTF-8, see :func:`_decoded_lines`), or the corpus
+            turns out to hold no non-empty document.
     """
+    if isinstance(path, CorpusRef):
+        text_column = path.text_column or text_column
+        max_documents = path.max_documents if path.max_documents is not None else max_documents
+        max_words = path.max_words if path.max_words is not None else max_words
+        path = path.source
+    if str(path).startswith("hf:"):
+        raw, where = _hub_documents(str(path), text_column, max_documents, max_words), f" in column {text_column!r}"
+        return _iter_documents(raw, str(path), where, stats, max_documents, max_words)
     path = Path(path)
+    if path.is_dir():
+        raise BadInput(f"corpus {path} is a folder, not a file; pass the corpus file(s) in it (formats: {', '.join(SUPPORTED_SUFFIXES)})")
     if not path.is_file():
-        raise BadInput(f"corpus {path} does not exist; check the path (formats: {', '.join(SUPPORTED_SUFFIXES)})")
+        raise BadInput(f"corpus {path} does not exist; check the path (formats: {', '.join(SUPPORTED_SUFFIXES)}, "
+                       "or hf:DATASET[:CONFIG][:SPLIT])")
     fmt, gzipped = _format_of(path)
     if fmt == "tsv":
         _tsv_column_index(path, gzipped, text_column)  # fail early on a bad header
-    return _iter_documents(path, fmt, gzipped, text_column, stats)
+    where = "" if fmt == "txt" else f" in {fmt.upper()} column/field {text_column!r}"
+    return _iter_documents(_raw_documents(path, fmt, gzipped, text_column, stats), str(path), where, stats,
+                           max_documents, max_words)
 
 
-def _iter_documents(path: Path, fmt: str, gzipped: bool, text_column: str,
-                    stats: CorpusStats | None) -> Iterator[str]:
-    n = 0
-    for doc in _raw_documents(path, fmt, gzipped, text_column, stats):
+def _hub_documents(name: str, text_column: str, max_documents: int | None, max_words: int | None) -> Iterator[str]:
+    """Open (at call time) one split of a hub dataset (its capped copy in the cache if
+    :func:`monoglot.hub.fetch_corpus` stored one) and return an iterator over its text column."""
+    from . import hub
+
+    h = hub.parse(name)
+    copy = hub.corpus_copy_path(h, text_column, max_documents, max_words)
+    if (copy / "state.json").is_file():
+        split = hub.load_saved(copy)
+    else:
+        split = hub.load_split(h, streaming=True)
+    columns = split.column_names
+    if columns is None:  # a streamed dataset whose files declare no schema: look at the first row
+        columns = list(next(iter(split), {}))
+    if text_column not in columns:
+        raise BadInput(f"corpus {name} has no column {text_column!r}; its columns are {', '.join(columns)}; "
+                       "pass the right text column")
+    return _column_values(name, split.select_columns([text_column]), text_column)
+
+
+def _column_values(name: str, split: Any, text_column: str) -> Iterator[str]:
+    for i, row in enumerate(split):
+        value = row[text_column]
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise BadInput(f"corpus {name} row {i}: column {text_column!r} holds a {type(value).__name__}, "
+                           "not text; pass a text column")
+        yield value
+
+
+def _iter_documents(raw: Iterator[str], name: str, where: str, stats: CorpusStats | None,
+                    max_documents: int | None, max_words: int | None) -> Iterator[str]:
+    n = words = 0
+    for doc in raw:
+        if (max_documents is not None and n >= max_documents) or (max_words is not None and words >= max_words):
+            break
         doc = doc.strip()
         if not doc:
             continue
         n += 1
+        w = len(doc.split())
+        words += w
         if stats is not None:
             stats.documents += 1
             stats.characters += len(doc)
-            stats.words += len(doc.split())
+            stats.words += w
         yield doc
     if n == 0:
-        where = "" if fmt == "txt" else f" in {fmt.upper()} column/field {text_column!r}"
-        raise BadInput(f"corpus {path} has no non-empty document{where}; give a file with text in it")
+        raise BadInput(f"corpus {name} has no non-empty document{where}; give a corpus with text in it")
 
 
 # --------------------------------------------------------------------------- segmenting

@@ -1,4 +1,10 @@
-"""The exceptions the CLI turns into a one-line message: bad input (exit 2), an interrupted run (exit 130)."""
+"""The exceptions the CLI turns into a one-line message and an exit status.
+
+Exit statuses (see the README, "Exit status and safety"): 0 success, 2 bad input
+(:class:`BadInput`), 130 SIGINT / Ctrl-C, 143 SIGTERM (128 + the signal number, as a shell reports it).
+"""
+
+import signal
 
 
 class BadInput(Exception):
@@ -16,4 +22,19 @@ def first_validation_error(e) -> tuple[str, str, str]:
 
 
 class Interrupted(Exception):
-    """A long run stopped by SIGINT/SIGTERM after writing a checkpoint; ``str()`` says how to resume."""
+    """A long run stopped by SIGINT/SIGTERM after writing a checkpoint; ``str()`` says how to resume.
+
+    ``signum`` is the signal that stopped it; the CLI exits with ``128 + signum`` (130 or 143).
+    """
+
+    def __init__(self, message: str, signum: int = signal.SIGINT):
+        super().__init__(message)
+        self.signum = int(signum)
+
+
+class Terminated(BaseException):
+    """Raised by the CLI's SIGTERM handler, like ``KeyboardInterrupt`` for SIGINT.
+
+    A ``BaseException`` so that ``except Exception`` blocks do not swallow it, while ``finally``
+    blocks and :func:`monoglot.artifacts.atomic_dir` clean up on the way out.
+    """

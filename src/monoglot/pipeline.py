@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path
 from typing import Callable
 
-from .artifacts import read_meta, write_json_atomic
+from .artifacts import check_replaceable, check_writable, read_meta, write_json_atomic
 from .errors import BadInput
 from .paths import data_root
 from .progress import console
@@ -24,26 +24,57 @@ from .recipe import Recipe
 log = logging.getLogger("monoglot")
 
 
-def resolve_corpus(path: str, root: Path) -> Path:
-    """A corpus path as given if it exists, else relative to the data root.
+def resolve_corpus(entry, root: Path, languages: list[str] = (), source: bool = False):
+    """A recipe's corpus entry (a path, ``hf:...``, or a :class:`~monoglot.recipe.CorpusSource`)
+    as the :class:`~monoglot.corpus.CorpusRef` the stages read: the local file where it exists
+    (as given, else under the data root), else the entry's hub dataset.
 
     Raises:
-        BadInput: if neither exists.
+        BadInput: neither exists (names the file, the data root and a hub alternative).
     """
-    p = Path(path)
-    if p.exists():
-        return p
-    q = root / path
-    if q.exists():
-        return q
-    raise BadInput(f"corpus {path} does not exist (also not under the data root {root}); fix the path or set MONOGLOT_DATA")
+    from .sources import resolve_corpus as resolve
+
+    return resolve(entry, root, languages, source)
 
 
-def _cached_stage(name: str, out: Path, h: str, run: Callable[[Path], object], resumable: bool = False) -> Path:
+def _parallel_file(path: str, root: Path) -> Path:
+    """A recipe's ``[data] parallel`` file: as given if it exists, else under the data root.
+
+    Raises:
+        BadInput: neither exists.
+    """
+    from .errors import BadInput
+
+    for p in (Path(path), root / path):
+        if p.is_file():
+            return p
+    raise BadInput(f"parallel text file {path} exists neither as given nor under the data root {root}; fix [data] parallel")
+
+
+def check_stage_dir(out: Path, stage: str, resumable: bool = False) -> None:
+    """Check that ``run`` may replace ``out`` (and, for a training stage, its work directory
+    ``OUT.work``): absent, or written by monoglot for ``stage``.
+
+    Raises:
+        BadInput: naming the folder that monoglot did not write.
+    """
+    check_replaceable(out, stage)
+    if resumable:
+        from .distill import work_dir
+
+        work = work_dir(out)
+        if work.exists() and not (work / "stage-hash").is_file():
+            raise BadInput(f"{work} exists and is not a checkpoint folder 'monoglot run' wrote (no stage-hash); "
+                           "monoglot replaces only its own outputs: move it away or choose another --out")
+
+
+def _cached_stage(name: str, out: Path, h: str, run: Callable[[Path], object], resumable: bool = False, *,
+                  stage: str) -> Path:
     meta = read_meta(out)
-    if out.is_dir() and meta.get("settings_hash") == h:
+    if out.is_dir() and meta.get("settings_hash") == h and meta.get("stage") == stage:
         console.print(f"[green]✓[/] {name}: up to date in {out}")
         return out
+    check_stage_dir(out, stage, resumable)
     if resumable:  # checkpoints of a training stage resume only under the same settings
         from .distill import work_dir
 
@@ -79,23 +110,27 @@ def run_recipe(recipe: Recipe, out: str | Path | None = None, data: str | Path |
     from .shrink import shrink_to_dir
     from .tasks import load_task
     from .teachers import resolve_model
+    from .sources import resolve_tasks
     from .vocab import trim_to_corpus
 
-    root = data_root(data)
+    # ---- every check before anything is written (a failed check leaves no half-made run folder)
+    root = data_root(data, must_exist=False)  # a recipe on hub data needs none; local items say what is missing
+    recipe = resolve_tasks(recipe, root)
     run_dir = Path(out or recipe.out) / recipe.name
-    corpora = [resolve_corpus(c, root) for c in recipe.data.corpora]
+    corpora = [resolve_corpus(c, root, recipe.languages) for c in recipe.data.corpora]
+    sources = [resolve_corpus(c, root, recipe.languages, source=True) for c in recipe.data.source_corpora]
+    parallel = tuple(_parallel_file(c, root) for c in recipe.data.parallel) or None
     for t in recipe.evaluate.tasks:
         load_task(t, root)  # fail early on a bad task name or file
+    teacher = resolve_model(recipe.teacher)
+    _check_run_dir(run_dir, recipe)
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json_atomic(run_dir / "recipe.json", recipe.model_dump())
 
-    teacher = resolve_model(recipe.teacher)
-    sources = [resolve_corpus(c, root) for c in recipe.data.source_corpora]
-    parallel = tuple(resolve_corpus(c, root) for c in recipe.data.parallel) or None
     col = recipe.data.text_column
     h_trim = settings_hash("trim", recipe.teacher, [str(c) for c in corpora + sources], col, recipe.trim.model_dump())
     trimmed = _cached_stage("trim", run_dir / "trimmed", h_trim, lambda o: trim_to_corpus(
-        teacher, corpora + sources, o, recipe.trim, text_column=col, overwrite=True, progress=progress))
+        teacher, corpora + sources, o, recipe.trim, text_column=col, overwrite=True, progress=progress), stage="trim")
     eval_texts = evaluation_texts(recipe.evaluate.tasks, root)  # decontaminates importance scoring and distillation
     parent, h_parent = trimmed, h_trim
     if recipe.adapt is not None:
@@ -104,25 +139,57 @@ def run_recipe(recipe: Recipe, out: str | Path | None = None, data: str | Path |
         s = DistillSettings(lr=a.lr, batch_size=a.batch_size, seq_len=a.seq_len, text_column=col, loss=LossWeights(hidden=0, attention=0, mlm=1))
         parent = _cached_stage("adapt", run_dir / "adapted", h_parent, lambda o: adapt_teacher(
             trimmed, corpora, o, head_steps=a.head_steps, mlm_steps=a.mlm_steps, settings=s, eval_texts=eval_texts,
-            overwrite=True, resume=True, progress=progress), resumable=True)
+            overwrite=True, resume=True, progress=progress), resumable=True, stage="adapt")
     steps = ([("assistant", recipe.assistant)] if recipe.assistant else []) + [("student", StepSection(shrink=recipe.shrink, distill=recipe.distill))]
     made = {}
     for name, step in steps:
         h_init = settings_hash("shrink", h_parent, step.shrink.model_dump(), recipe.evaluate.tasks, recipe.measure.model_dump())
         init = _cached_stage(f"shrink ({name})", run_dir / f"{name}-init", h_init, lambda o: shrink_to_dir(
             parent, o, step.shrink, corpora=corpora, text_column=col, eval_texts=eval_texts,
-            measure=recipe.measure.model_dump(), overwrite=True, progress=progress))
+            measure=recipe.measure.model_dump(), overwrite=True, progress=progress), stage="shrink")
         h_out = settings_hash("distill", h_init, step.distill.model_dump(), recipe.evaluate.tasks, [str(c) for c in sources],
                               *([[str(p) for p in parallel]] if parallel else []))
         out_dir = _cached_stage(f"distill ({name})", run_dir / name, h_out, lambda o: distill(
             parent, init, corpora, o, step.distill.model_copy(update={"text_column": col}), source_corpora=sources,
-            eval_texts=eval_texts, parallel=parallel, overwrite=True, resume=True, progress=progress), resumable=True)
+            eval_texts=eval_texts, parallel=parallel, overwrite=True, resume=True, progress=progress), resumable=True, stage="distill")
         made[name] = (out_dir, h_out)
         parent, h_parent = out_dir, h_out
 
     models = {"teacher": (teacher, settings_hash("teacher", recipe.teacher)),
               "trimmed teacher": (trimmed, h_trim), **made}
     return finish_run(run_dir, recipe, models, root, progress)
+
+
+def stage_dirs(run_dir: Path, recipe: Recipe) -> dict[Path, tuple[str, bool]]:
+    """The directories ``run`` writes for ``recipe``: ``{path: (stage, resumable)}``."""
+    dirs = {run_dir / "trimmed": ("trim", False)}
+    if recipe.adapt is not None:
+        dirs[run_dir / "adapted"] = ("adapt", True)
+    for name in (["assistant"] if recipe.assistant else []) + ["student"]:
+        dirs[run_dir / f"{name}-init"] = ("shrink", False)
+        dirs[run_dir / name] = ("distill", True)
+    return dirs
+
+
+def _check_run_dir(run_dir: Path, recipe: Recipe) -> None:
+    """Refuse a run folder holding anything monoglot did not write where the run will write.
+
+    Raises:
+        BadInput: a stage folder that is not monoglot's own output of that stage, or a
+            ``recipe.json`` that is not a monoglot recipe.
+    """
+    if run_dir.exists() and not run_dir.is_dir():
+        raise BadInput(f"{run_dir} is a file, not a run folder; choose another --out")
+    check_writable(run_dir)
+    f = run_dir / "recipe.json"
+    if f.exists():
+        try:
+            Recipe.model_validate_json(f.read_text())
+        except (ValueError, OSError):
+            raise BadInput(f"{f} exists and is not a recipe monoglot wrote; monoglot replaces only its own outputs: "
+                           "move it away or choose another --out") from None
+    for d, (stage, resumable) in stage_dirs(run_dir, recipe).items():
+        check_stage_dir(d, stage, resumable)
 
 
 def finish_run(run_dir: Path, recipe: Recipe, models: dict[str, tuple[str | Path, str]], root: Path,
@@ -157,7 +224,7 @@ def evaluate_models(models: dict[str, tuple[str | Path, str]], recipe: Recipe, e
             ft = ft.model_copy(update={"lr_grid": recipe.evaluate.teacher_lr_grid})
         for task in recipe.evaluate.tasks:
             key = settings_hash("evaluate", h, task, ft.model_dump())
-            f = eval_dir / f"{label.replace(' ', '-')}__{task.replace(':', '-')}.json"
+            f = eval_dir / f"{label.replace(' ', '-')}__{task.replace(':', '-').replace('/', '-')}.json"
             if f.is_file() and json.loads(f.read_text()).get("settings_hash") == key:
                 res = json.loads(f.read_text())
                 console.print(f"[green]✓[/] evaluate {label} on {task}: cached")
@@ -190,7 +257,7 @@ def deploy_rows(label: str, model_dir: str | Path, results: dict[str, dict], rec
     ft = recipe.evaluate.finetune
     for task_name, res in results.items():
         key = settings_hash("deploy", res.get("settings_hash"), task_name)
-        f = out / f"{task_name.replace(':', '-').replace('>', '')}.json"
+        f = out / f"{task_name.replace(':', '-').replace('>', '').replace('/', '-')}.json"
         if f.is_file() and json.loads(f.read_text()).get("settings_hash") == key:
             cached = json.loads(f.read_text())
             for k in rows:
@@ -198,7 +265,7 @@ def deploy_rows(label: str, model_dir: str | Path, results: dict[str, dict], rec
             continue
         console.print(f"[bold]▶ deploy[/] {label} on {task_name}: fine-tune, export to ONNX, int8")
         task = load_task(task_name, root)
-        tuned = out / "models" / task_name.replace(":", "-").replace(">", "")
+        tuned = out / "models" / task_name.replace(":", "-").replace(">", "").replace("/", "-")
         shutil.rmtree(tuned, ignore_errors=True)
         evaluate_task(str(model_dir), task, ft.model_copy(update={"lr": res.get("lr", ft.lr)}), progress=progress, save_to=tuned)
         model, tok = load_saved_architecture(str(tuned)), load_tokenizer(tuned)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .distill import DistillSettings
 from .errors import BadInput, first_validation_error
@@ -27,12 +27,43 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class DataSection(_Strict):
-    """Target-language text, and for bilingual models (BiStil) source-language text; relative
-    paths resolve under the data root."""
+class CorpusSource(_Strict):
+    """One corpus named by where it lives: a local file (relative paths under the data root), a
+    Hugging Face dataset ``hf:DATASET[:CONFIG][:SPLIT]``, or both: the local file where it
+    exists, else the hub dataset. Optional caps bound how much of it is read (a hub corpus can be
+    far larger than the run needs)."""
 
-    corpora: list[str] = Field(min_length=1)
-    source_corpora: list[str] = Field(default_factory=list, description="source-language text: trimming keeps its pieces too, distillation alternates batches")
+    local: str | None = Field(None, description="a .txt/.tsv/.jsonl[.gz] file")
+    hub: str | None = Field(None, description="hf:DATASET[:CONFIG][:SPLIT], e.g. hf:wikimedia/wikipedia:20231101.sw")
+    text_column: str | None = Field(None, description="its text column (default: data.text_column)")
+    max_documents: int | None = Field(None, ge=1, description="read at most this many documents")
+    max_words: int | None = Field(None, ge=1, description="stop after the document that reaches this many words")
+
+    @model_validator(mode="after")
+    def _one_place(self) -> "CorpusSource":
+        if not self.local and not self.hub:
+            raise ValueError("a corpus needs local = \"PATH\", hub = \"hf:DATASET[:CONFIG][:SPLIT]\", or both")
+        if self.hub and not self.hub.startswith("hf:"):
+            raise ValueError(f"hub = {self.hub!r} must start with hf:, as in hf:wikimedia/wikipedia:20231101.sw")
+        if self.local and self.local.startswith("hf:"):
+            raise ValueError(f"local = {self.local!r} is a hub name; write it as hub = {self.local!r}")
+        return self
+
+
+def _hub_name(value: str) -> str:
+    if not value.startswith("hf:"):
+        raise ValueError(f"{value!r} must start with hf:, as in hf:Davlan/sib200:swh_Latn")
+    return value
+
+
+class DataSection(_Strict):
+    """Target-language text, and for bilingual models (BiStil) source-language text. A corpus is a
+    path (relative paths resolve under the data root), ``hf:DATASET[:CONFIG][:SPLIT]``, or a
+    :class:`CorpusSource` table naming both places and caps (a plain string becomes a table with
+    one place)."""
+
+    corpora: list[CorpusSource] = Field(min_length=1)
+    source_corpora: list[CorpusSource] = Field(default_factory=list, description="source-language text: trimming keeps its pieces too, distillation alternates batches")
     text_column: str = "text"
     parallel: list[str] = Field(default_factory=list, description="[source file, target file]: parallel text for the cross-lingual embedding losses (distill.loss parallel/contrastive): line-aligned files or verse-aligned Bibles")
 
@@ -41,6 +72,22 @@ class DataSection(_Strict):
     def _two_files(cls, v: list[str]) -> list[str]:
         if v and len(v) != 2:
             raise ValueError(f"parallel needs two files, source first, e.g. ['corpora/eng/bible_web.txt', 'corpora/swa/bible_suv.tsv']; got {len(v)}")
+        return v
+
+    hub_tasks: dict[str, str] = Field(default_factory=dict, description="hub fallback of a local task, FAMILY:LANG -> hf:DATASET[:CONFIG], read when the task's folder is missing from the data root")
+
+    @field_validator("corpora", "source_corpora", mode="before")
+    @classmethod
+    def _plain_names(cls, v):  # "PATH" or "hf:..." is shorthand for a table with one place
+        if not isinstance(v, list):
+            return v
+        return [({"hub": c} if c.startswith("hf:") else {"local": c}) if isinstance(c, str) else c for c in v]
+
+    @field_validator("hub_tasks")
+    @classmethod
+    def _hub_values(cls, v: dict[str, str]) -> dict[str, str]:
+        for value in v.values():
+            _hub_name(value)
         return v
 
 

@@ -24,11 +24,12 @@ from typing import Iterable, Sequence
 
 import torch
 
-from ..artifacts import atomic_dir, check_new_output, read_meta, save_tokenizer, settings_hash, write_meta
+from ..artifacts import (atomic_dir, check_new_output, corpus_files, portable_path, read_meta, save_tokenizer,
+                         settings_hash, write_meta)
 from ..errors import BadInput, Interrupted
 from ..progress import bar, console
 from ..teachers import load_tokenizer, resolve_model
-from ..teachers.loader import load_saved_architecture
+from ..teachers.loader import check_seq_len, load_saved_architecture
 from . import checkpoint as ck
 from .data import Mixer, SentenceStream, Stream, mask_tokens, shard, token_chunks, validation_slice
 from .mlm import freeze_all_but_head, with_mlm_head
@@ -47,10 +48,10 @@ def work_dir(out: str | Path) -> Path:
 @contextlib.contextmanager
 def _stop_signals():
     """Turn SIGINT/SIGTERM into a flag checked at the end of each step."""
-    flag = {"stop": False}
+    flag = {"stop": False, "signum": signal.SIGINT}
 
     def handler(signum, frame):
-        flag["stop"] = True
+        flag["stop"], flag["signum"] = True, signum
 
     old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -165,6 +166,7 @@ def distill(teacher_spec: str | Path | None, student_spec: str | Path, corpora: 
         check_model(teacher, "teacher", s)
     student = _load_student(s_path, s)
     check_model(student, "student", s)
+    check_seq_len(student.config, s.seq_len, "student")
     t_cfg = teacher.config if teacher is not None else student.config
     maps = build_maps(t_cfg, student.config, read_meta(s_path), s) if teacher is not None else Maps([], [], [])
     if s.loss.relations > 0:
@@ -389,7 +391,8 @@ def distill(teacher_spec: str | Path | None, student_spec: str | Path, corpora: 
                 stop = acc.reduce(stop, "sum")
             if stop.item() > 0:
                 path = checkpoint(step + 1)
-                raise Interrupted(f"interrupted at step {step + 1} of {s.steps}; checkpoint written to {path}; continue with --resume")
+                raise Interrupted(f"interrupted at step {step + 1} of {s.steps}; checkpoint written to {path}; continue with --resume",
+                                  signum=flag["signum"])
             if s.checkpoint_every and (step + 1) % s.checkpoint_every == 0 and step + 1 < s.steps:
                 checkpoint(step + 1)
             if stopped_early:
@@ -420,10 +423,10 @@ def distill(teacher_spec: str | Path | None, student_spec: str | Path, corpora: 
                      **({"parallel_text": pstats.as_dict()} if pstats else {}), "seconds_by_phase": {k: round(v, 2) for k, v in run["phases"].items()}, "layer_map": maps.hidden, "teacher_heads": maps.heads,
                      "corpus": cstats.as_dict(), "validations": run["validations"], "history": h}
             write_meta(tmp, "distill" if teacher is not None else "adapt", str(student_spec),
-                       {"teacher": str(teacher_spec), "corpora": [str(c) for c in corpora],
-                        "source_corpora": [str(c) for c in source_corpora], "decontaminated": eval_list is not None,
-                        "parallel": [str(p) for p in parallel] if parallel else None,
-                        **s.model_dump()}, stats)
+                       {"teacher": str(teacher_spec), "corpora": [portable_path(c) for c in corpora],
+                        "source_corpora": [portable_path(c) for c in source_corpora], "decontaminated": eval_list is not None,
+                        "parallel": [portable_path(p) for p in parallel] if parallel else None,
+                        **s.model_dump()}, stats, corpus_files=corpus_files([*corpora, *source_corpora]))
     acc.wait_for_everyone()
     acc.end_training()
     if acc.is_main_process:

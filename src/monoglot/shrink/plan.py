@@ -14,6 +14,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import BadInput
+from ..teachers.loader import check_seq_len
 from . import basis as bases
 from .importance import (final_states, has_mlm_head, random_k, rank_layers_by_removal, score_importance,
                          text_batches, top_k)
@@ -68,10 +69,12 @@ def target_shape(config, s: ShrinkSettings) -> tuple[int, int, int, int]:
 
     Raises:
         BadInput: a dimension larger than the teacher's or not positive, a hidden size the head
-            count does not divide, a head dimension larger than the teacher's, an unknown strategy.
+            count does not divide, a head dimension larger than the teacher's, an unknown strategy,
+            a ``seq_len`` longer than the teacher's positions.
     """
     check_supported(config)
     _check_names(s)
+    check_seq_len(config, s.seq_len)
     L, H, A, F = config.num_hidden_layers, config.hidden_size, config.num_attention_heads, config.intermediate_size
     d = H // A
     layers = L if s.layers is None else s.layers
@@ -85,6 +88,9 @@ def target_shape(config, s: ShrinkSettings) -> tuple[int, int, int, int]:
             raise BadInput(f"--{name} {new} must be positive")
         if new > old:
             raise BadInput(f"--{name} {new} is larger than the teacher's {old}; shrink can only remove")
+    if hidden % heads and s.heads is None:
+        raise BadInput(f"--hidden {hidden} is not a multiple of the teacher's head dimension {d}; pass --heads too, "
+                       f"or a --hidden that is a multiple of {d}")
     if hidden % heads:
         raise BadInput(f"--hidden {hidden} is not divisible by --heads {heads}; choose a hidden size that is a multiple of the head count")
     if hidden // heads > d:

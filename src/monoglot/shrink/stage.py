@@ -6,7 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from ..artifacts import atomic_dir, check_new_output, save_tokenizer, write_meta
+from ..artifacts import atomic_dir, check_new_output, corpus_files, portable_path, save_tokenizer, write_meta
 from ..measure import count_parameters, model_parameters, model_throughput
 from ..progress import console
 from ..teachers import load_tokenizer, resolve_model
@@ -98,5 +98,6 @@ def shrink_to_dir(model_spec: str | Path, out: str | Path, settings: ShrinkSetti
                  "student_shape": plan.shape(), "layers_kept": plan.layers, "heads_kept": plan.heads,
                  "parameters_before": count_parameters(path), "parameters_after": count_parameters(tmp),
                  "steps": measure_steps(model, plan, measure), "choices": record}
-        write_meta(tmp, "shrink", str(model_spec), {**s.model_dump(), "corpora": [str(c) for c in corpora]}, stats)
+        write_meta(tmp, "shrink", str(model_spec), {**s.model_dump(), "corpora": [portable_path(c) for c in corpora]}, stats,
+                   corpus_files=corpus_files(corpora))
     return Path(out)

@@ -202,26 +202,24 @@ def _quiet_transformers():
 
 
 def load_for_task(model_dir: str | Path, task: TaskData, seed: int):
-    """Load ``(tokenizer, model)`` with a fresh ``len(task.labels)``-way head, seeded by ``seed``.
+    """Load ``(tokenizer, model)`` with a fresh ``len(task.labels)``-way head, seeded by ``seed``,
+    through monoglot's one loading path (:func:`monoglot.teachers.loader.load_pretrained`:
+    safetensors only unless pickles are allowed).
 
     Raises:
         BadInput: the model or tokenizer cannot be loaded, or a token task gets a slow tokenizer.
     """
-    from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification, AutoTokenizer
+    from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification
 
-    if Path(model_dir).is_dir() and not Path(model_dir, "config.json").is_file():
-        raise BadInput(f"model directory {model_dir} has no config.json; pass a Hugging Face model directory")
+    from ..teachers.loader import load_pretrained, load_tokenizer
+
     cls = AutoModelForSequenceClassification if task.kind == "sequence" else AutoModelForTokenClassification
-    try:
-        with _quiet_transformers():
-            tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
-            torch.manual_seed(seed)
-            model = cls.from_pretrained(str(model_dir), num_labels=len(task.labels), ignore_mismatched_sizes=True,
-                                        id2label=dict(enumerate(task.labels)),
-                                        label2id={label: i for i, label in enumerate(task.labels)})
-    except (OSError, ValueError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise BadInput(f"cannot load model {model_dir}: {first}; pass a model directory or hub id with a tokenizer") from e
+    with _quiet_transformers():
+        tokenizer = load_tokenizer(model_dir, require_fast=False)
+        torch.manual_seed(seed)
+        model = load_pretrained(cls, model_dir, num_labels=len(task.labels), ignore_mismatched_sizes=True,
+                                id2label=dict(enumerate(task.labels)),
+                                label2id={label: i for i, label in enumerate(task.labels)})
     if task.kind == "token" and not getattr(tokenizer, "is_fast", False):
         raise BadInput(f"model {model_dir} has no fast tokenizer (tokenizer.json); token tasks need word_ids()")
     return tokenizer, model

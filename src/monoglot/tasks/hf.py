@@ -1,10 +1,16 @@
 """Labeled tasks from Hugging Face datasets: ``hf:DATASET[:CONFIG]``.
 
-Needs the optional ``datasets`` library (``pip install monoglot[hf]``), imported only here and
-only when such a task is named. Splits ``train``, ``validation`` (or ``dev``/``valid``) and
-``test`` are read; a dataset is a sequence task if it has the text and label columns, a token task
-if it has ``tokens`` and a tag column (``tags``, ``ner_tags``, ``upos`` or ``pos_tags``). Integer
-labels are mapped to the dataset's ``ClassLabel`` names, which then also fix the label order.
+Read through :mod:`monoglot.hub` (monoglot's hub cache, a local dataset folder, or the hub; a
+script-only dataset from the hub's parquet export). Needs the optional ``datasets`` library
+(``pip install monoglot[hf]``), imported only when such a task is named. Splits ``train``,
+``validation`` (or ``dev``/``valid``) and ``test`` are read; a dataset is a sequence task if it has
+the text and label columns, a token task if it has ``tokens`` and a tag column (``tags``,
+``ner_tags``, ``upos`` or ``pos_tags``). Integer labels are mapped to the dataset's ``ClassLabel``
+names, which then also fix the label order.
+
+The task sets that monoglot also reads from the data root have their columns here
+(:data:`KNOWN_COLUMNS`, from their dataset cards), so ``hf:Davlan/sib200:swh_Latn`` needs no
+column names; :data:`HUB_EQUIVALENTS` names the hub id of each local task family.
 """
 
 from __future__ import annotations
@@ -14,6 +20,29 @@ from .formats import Example, check_label
 
 SPLIT_NAMES = {"train": "train", "validation": "dev", "dev": "dev", "valid": "dev", "test": "test"}
 TAG_COLUMNS = ("tags", "ner_tags", "upos", "pos_tags")
+
+#: (text column, label column) of known sequence-task datasets, used when the caller names none.
+KNOWN_COLUMNS = {
+    "Davlan/sib200": ("text", "category"),                            # SIB-200: index_id, category, text
+    "shmuhammad/AfriSenti-twitter-sentiment": ("tweet", "label"),     # AfriSenti: tweet, label (ClassLabel)
+    "masakhane/masakhanews": ("headline_text", "label"),              # MasakhaNEWS: label, headline, text, headline_text, url
+}
+
+#: The hub dataset of each local task family: ``FAMILY:LANG`` -> ``hf:<id>:LANG``. MasakhaPOS
+#: (masakhane/masakhapos) is missing: a script-only dataset without a parquet export, which
+#: ``datasets`` >= 4 cannot read; UD treebanks likewise (universal_dependencies).
+HUB_EQUIVALENTS = {
+    "sib200": "Davlan/sib200",
+    "masakhaner2": "masakhane/masakhaner2",
+    "afrisenti": "shmuhammad/AfriSenti-twitter-sentiment",
+    "masakhanews": "masakhane/masakhanews",
+}
+
+
+def hub_equivalent(name: str) -> str | None:
+    """``hf:<id>:LANG`` for a local ``FAMILY:LANG`` task name with a hub equivalent, else None."""
+    family, sep, lang = name.partition(":")
+    return f"hf:{HUB_EQUIVALENTS[family]}:{lang}" if sep and lang and family in HUB_EQUIVALENTS else None
 
 
 def _class_names(feature) -> list[str] | None:
@@ -34,7 +63,9 @@ def _as_label(value, names: list[str] | None, at: str) -> str:
 
 
 def read_hf(name: str, text_col: str = "text", label_col: str = "label") -> tuple[str, list[str] | None, dict[str, list[Example]]]:
-    """Load ``hf:DATASET[:CONFIG]`` with :func:`datasets.load_dataset`.
+    """Load ``hf:DATASET[:CONFIG]`` (see :mod:`monoglot.hub` for where from).
+
+    ``text_col``/``label_col`` left at their defaults take the dataset's :data:`KNOWN_COLUMNS`.
 
     Returns:
         ``(kind, labels, splits)``: ``kind`` ``"sequence"`` or ``"token"``; ``labels`` the
@@ -46,20 +77,13 @@ def read_hf(name: str, text_col: str = "text", label_col: str = "label") -> tupl
             cannot be loaded, has no test split, lacks the needed columns, has an empty split, or a
             dev/test label that train lacks (messages name ``hf:DATASET split[row]``).
     """
+    from .. import hub
+
+    h = hub.parse(name, allow_split=False)
     spec = name[len("hf:"):]
-    dataset_id, _, config = spec.partition(":")
-    if not dataset_id:
-        raise BadInput(f"task {name!r} names no dataset; write hf:DATASET or hf:DATASET:CONFIG")
-    try:
-        import datasets
-    except ImportError as e:
-        raise BadInput(f"task {name} needs the Hugging Face 'datasets' library; pip install monoglot[hf]") from e
-    try:
-        loaded = datasets.load_dataset(dataset_id, config or None)
-    except Exception as e:  # network, unknown id or config, ... : one line for the user
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise BadInput(f"cannot load Hugging Face dataset {spec!r}: {first}; check the id and config "
-                       f"(offline: HF_DATASETS_OFFLINE=1 reads the local cache)") from e
+    if (text_col, label_col) == ("text", "label") and h.dataset in KNOWN_COLUMNS:
+        text_col, label_col = KNOWN_COLUMNS[h.dataset]
+    loaded = hub.load(h, streaming=False)
     parts = {SPLIT_NAMES[s]: loaded[s] for s in loaded if s in SPLIT_NAMES}
     if "test" not in parts:
         raise BadInput(f"dataset {spec!r} has no test split (has {', '.join(loaded)}); every task needs one")

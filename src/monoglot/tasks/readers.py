@@ -132,9 +132,16 @@ def task_dir(name: str, data_root: str | Path | None = None) -> tuple[Family, Pa
     if family_name not in FAMILIES:
         raise BadInput(f"unknown task family {family_name!r} in {name!r}; choose one of "
                        f"{', '.join(sorted(FAMILIES))}, hf:DATASET or a folder")
-    folder = paths.data_root(data_root) / "tasks" / family_name / lang
+    from .hf import hub_equivalent
+
+    alt = hub_equivalent(name)
+    try:
+        folder = paths.data_root(data_root) / "tasks" / family_name / lang
+    except BadInput as e:  # no data root at all
+        raise BadInput(f"{e}" + (f"; or read task {name} from the hub as {alt}" if alt else "")) from None
     if not folder.is_dir():
-        raise BadInput(f"task folder {folder} does not exist; check the language code in {name!r} or the data root")
+        raise BadInput(f"task folder {folder} does not exist; check the language code in {name!r} or the data root"
+                       + (f", or read the task from the hub as {alt}" if alt else ""))
     return FAMILIES[family_name], folder
 
 
@@ -247,12 +254,16 @@ def load_task(name: str, data_root: str | Path | None = None, *, text_col: str =
     train split (sorted). Dev and test labels must be among them.
 
     Raises:
-        BadInput: an unknown family, a missing folder or test file, a file of unknown format, an
+        BadInput: an unknown family, a missing folder or test file, a malformed ``SRC->TGT``
+            (an empty side, two arrows), a file of unknown format, an
             empty split, a malformed line, or a dev/test label that train lacks (messages name
             ``file:line``); for ``hf:``, a missing ``datasets`` library or an unloadable dataset.
     """
     if "->" in name:
         src, _, tgt = name.partition("->")
+        if not src.strip() or not tgt.strip() or "->" in tgt:
+            raise BadInput(f"task {name!r}: zero-shot transfer is SRC->TGT, one task on each side, "
+                           "e.g. sib200:eng_Latn->sib200:swh_Latn")
         return zero_shot(load_task(src.strip(), data_root, text_col=text_col, label_col=label_col),
                          load_task(tgt.strip(), data_root, text_col=text_col, label_col=label_col))
     if name.startswith("hf:"):

@@ -11,7 +11,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from ..artifacts import atomic_dir, check_new_output, save_tokenizer, write_meta
+from ..artifacts import atomic_dir, check_new_output, corpus_files, portable_path, save_tokenizer, write_meta
 from ..errors import BadInput
 from ..measure import count_parameters, dir_bytes
 from ..teachers import load_tokenizer, resolve_model
@@ -79,6 +79,7 @@ def trim_model(model_spec: str | Path, keep: np.ndarray, out_dir: str | Path) ->
 
 
 UNK_WARN_RATE = 0.01  # warn when more than 1% of the corpus' tokens are unknown to the source tokenizer
+MAX_UNK_RATE = 0.9  # refuse when nearly all are: the trimmed model would keep little more than special pieces
 CURVE_SIZES = (1000, 2000, 5000, 10000, 20000, 30000, 50000, 100000)
 
 
@@ -144,7 +145,9 @@ def trim_to_corpus(model_spec: str | Path, corpora: Sequence[str | Path], out: s
     sample of the corpus), parameters and bytes before/after, and seconds.
 
     Raises:
-        BadInput: missing/empty corpus, existing ``out``, bad policy, unsupported tokenizer.
+        BadInput: missing/empty corpus, a corpus that is not text or mostly unknown to the tokenizer
+            (more than :data:`MAX_UNK_RATE` of its tokens), existing ``out``, bad policy,
+            unsupported tokenizer.
     """
     from ..corpus import CorpusStats, iter_documents, iter_segments
     from ..progress import console, counter
@@ -164,6 +167,9 @@ def trim_to_corpus(model_spec: str | Path, corpora: Sequence[str | Path], out: s
     total_counts = counts.total
     total = int(total_counts.sum())
     unk_rate = float(total_counts[tok.unk_token_id] / total) if total and tok.unk_token_id is not None else 0.0
+    if unk_rate > MAX_UNK_RATE:
+        raise BadInput(f"{100 * unk_rate:.0f}% of the corpus' tokens are unknown to {model_spec}'s tokenizer: the teacher does not "
+                       "cover this text (another script or not text at all); check the corpus, or choose a teacher that covers it")
     warnings = []
     if unk_rate > UNK_WARN_RATE:
         warnings.append(f"{100 * unk_rate:.1f}% of the corpus' tokens are unknown to {model_spec}'s tokenizer: "
@@ -181,7 +187,7 @@ def trim_to_corpus(model_spec: str | Path, corpora: Sequence[str | Path], out: s
         stats = {
             "pieces_before": len(tok), "pieces_kept": int(len(keep)), "token_occurrences": total,
             "coverage": float(total_counts[in_range].sum() / max(total, 1)),
-            "coverage_per_corpus": {str(c): float(pc[in_range].sum() / max(int(pc.sum()), 1)) for c, pc in zip(corpora, counts.per_corpus)},
+            "coverage_per_corpus": {portable_path(c): float(pc[in_range].sum() / max(int(pc.sum()), 1)) for c, pc in zip(corpora, counts.per_corpus)},
             "coverage_curve": {str(n): round(float(curve[n - 1]), 6) for n in CURVE_SIZES if n <= len(curve)},
             "pieces_seen": int((total_counts > 0).sum()), "unk_rate": unk_rate, "warnings": warnings,
             "segmentation_sample": segmentation_changes(tok, load_tokenizer(tmp), sample) if sample else None,
@@ -193,5 +199,6 @@ def trim_to_corpus(model_spec: str | Path, corpora: Sequence[str | Path], out: s
         if total:
             plot_coverage(counts, len(keep), tmp / "coverage.png", [Path(c).name for c in corpora])
         stats["seconds_total"] = round(time.perf_counter() - t0, 2)
-        write_meta(tmp, "trim", str(model_spec), {"corpora": [str(c) for c in corpora], **policy.model_dump()}, stats)
+        write_meta(tmp, "trim", str(model_spec), {"corpora": [portable_path(c) for c in corpora], **policy.model_dump()}, stats,
+                   corpus_files=corpus_files(corpora))
     return Path(out)
