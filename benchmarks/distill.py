@@ -7,14 +7,17 @@ Measures, at the same thread count:
    attention KL): tokens/s, and MFU = analytic model FLOPs per token x tokens/s / peak;
 3. where the time goes (``seconds_by_phase`` of the run: data, teacher forward, student forward +
    loss, student backward, optimizer; validation, logging and start-up are left out);
-4. side by side, the same run with the student's own dropout (0.1), which monoglot switches off
-   by default: the waste this benchmark found.
+4. side by side, fp32 against bf16 (the teacher in bf16, the student under bf16 autocast with fp32
+   master weights; see monoglot.distill.precision): tokens/s and the validation loss of each, and
+   what ``precision="auto"`` picks on this CPU;
+5. optionally (--compare-dropout), the same run with the student's own dropout (0.1), which
+   monoglot switches off by default.
 
 Model FLOPs per token count the matmuls the method needs (2 FLOPs per multiply-add): the teacher's
 forward (12 layers) plus the student's forward and backward (3x forward) and the projection;
 the attention recomputation for the attention loss counts as overhead, not as model FLOPs.
 
-Usage: python benchmarks/distill.py [--steps 30] [--batch-size 16] [--threads 2] [--work DIR]
+Usage: python benchmarks/distill.py [--steps 30] [--batch-size 16] [--threads 2] [--work DIR] [--compare-dropout]
 """
 
 from __future__ import annotations
@@ -46,6 +49,40 @@ def peak_matmul_flops(n: int = 2048, repeats: int = 10) -> float:
     return best
 
 
+def interleaved_step_seconds(teacher_dir: Path, student_dir: Path, batch: int, seq_len: int, repeats: int) -> dict[str, list[float]]:
+    """Seconds of one distillation step's compute (teacher forward, student forward + backward of a
+    hidden-state MSE on the last layer), fp32 and bf16 alternately ``repeats`` times, on one random
+    batch: on a shared machine the load drifts, and alternating spreads the drift over both.
+
+    bf16 as in monoglot.distill.precision: a bf16 copy of the teacher; the student (fp32 weights)
+    under ``torch.autocast("cpu", torch.bfloat16)``."""
+    from monoglot.teachers.loader import load_saved_architecture
+
+    t32 = load_saved_architecture(teacher_dir).eval()
+    t16 = load_saved_architecture(teacher_dir).eval().to(torch.bfloat16)
+    student = load_saved_architecture(student_dir).train()
+    proj = torch.nn.Linear(student.config.hidden_size, t32.config.hidden_size)
+    ids = torch.randint(5, t32.config.vocab_size, (batch, seq_len), generator=torch.Generator().manual_seed(0))
+
+    def step(teacher, bf16: bool) -> float:
+        t = time.perf_counter()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            with torch.inference_mode():
+                target = teacher.base_model(input_ids=ids).last_hidden_state.float()
+            out = proj(student.base_model(input_ids=ids).last_hidden_state)
+            loss = (out.float() - target.clone()).pow(2).mean()
+        loss.backward()
+        student.zero_grad(set_to_none=True)
+        return time.perf_counter() - t
+
+    step(t32, False), step(t16, True)  # warm-up (oneDNN kernel selection)
+    times: dict[str, list[float]] = {"fp32": [], "bf16": []}
+    for _ in range(repeats):
+        times["fp32"].append(step(t32, False))
+        times["bf16"].append(step(t16, True))
+    return times
+
+
 def layer_flops(hidden: int, ffn: int, seq_len: int) -> int:
     """Forward matmul FLOPs per token of one encoder layer: Q, K, V, O projections, FFN, and the
     two attention products (scores and weighted values) over ``seq_len`` keys."""
@@ -66,7 +103,10 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--seq-len", type=int, default=128)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--compare-dropout", action=argparse.BooleanOptionalAction, default=True,
+    ap.add_argument("--compare-precision", action=argparse.BooleanOptionalAction, default=True,
+                    help="run fp32 and bf16 side by side")
+    ap.add_argument("--interleaved", type=int, default=8, help="fp32/bf16 step timings alternated this many times (0: skip)")
+    ap.add_argument("--compare-dropout", action=argparse.BooleanOptionalAction, default=False,
                     help="also run with the student's own dropout, side by side")
     ap.add_argument("--work", default=None, help="directory for the trimmed teacher and the student (default: a temporary one)")
     args = ap.parse_args()
@@ -84,10 +124,13 @@ def main() -> None:
     from transformers import AutoConfig
 
     fl = model_flops_per_token(AutoConfig.from_pretrained(trimmed), AutoConfig.from_pretrained(init), args.seq_len)
-    configs = {"monoglot default (dropout off)": {}}
+    configs = {"fp32": {"precision": "no"}}
+    if args.compare_precision:
+        configs["bf16"] = {"precision": "bf16"}
     if args.compare_dropout:
-        configs["with the model's dropout 0.1"] = {"dropout": None}
+        configs["fp32, the model's dropout 0.1"] = {"precision": "no", "dropout": None}
     peak = peak_matmul_flops()
+    inter = interleaved_step_seconds(trimmed, init, args.batch_size, args.seq_len, args.interleaved) if args.interleaved else None
     rows = {}
     for name, extra in configs.items():
         s = DistillSettings(steps=args.steps, batch_size=args.batch_size, seq_len=args.seq_len, val_batches=1,
@@ -96,15 +139,31 @@ def main() -> None:
         distill(trimmed, init, corpora[:1], out, s, progress=False)
         rows[name] = json.loads((out / "monoglot.json").read_text())["stats"]
     peak = max(peak, peak_matmul_flops())  # measured before and after: the machine's speed drifts
-    print(f"threads {args.threads}; peak fp32 matmul {peak / 1e9:.1f} GFLOP/s")
+    from monoglot.distill.precision import cpu_flags, cpu_model, resolve_precision
+
+    bf16_flags = [f for f in ("amx_bf16", "avx512_bf16") if f in cpu_flags()]
+    print(f"CPU: {cpu_model()}; bf16 flags: {', '.join(bf16_flags) or 'none'}; precision auto -> {resolve_precision('auto')}")
+    print(f"threads {args.threads}; peak fp32 matmul {peak / 1e9:.1f} GFLOP/s; {time.strftime('%Y-%m-%d %H:%M %Z')}")
     print("model FLOPs per token: " + ", ".join(f"{k} {v / 1e6:.1f}M" for k, v in fl.items()) + f"; total {sum(fl.values()) / 1e6:.1f}M")
     print()
-    print("| run | steps | batch x seq | tokens/s | model GFLOP/s | MFU |")
-    print("|---|---|---|---|---|---|")
+    print("| run | steps | batch x seq | tokens/s | x fp32 | model GFLOP/s | MFU (fp32 peak) | val loss after | vs fp32 |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    base = rows["fp32"]
+    base_tok = base["tokens"] / sum(base["seconds_by_phase"].values())
+    base_val = sum(base["val_loss_after"].values()) / len(base["val_loss_after"])
     for name, st in rows.items():
         tok_s = st["tokens"] / sum(st["seconds_by_phase"].values())
-        print(f"| {name} | {st['steps_run']} | {args.batch_size} x {args.seq_len} | {tok_s:,.0f} | "
-              f"{sum(fl.values()) * tok_s / 1e9:.1f} | {100 * sum(fl.values()) * tok_s / peak:.1f}% |")
+        val = sum(st["val_loss_after"].values()) / len(st["val_loss_after"])
+        print(f"| {name} | {st['steps_run']} | {args.batch_size} x {args.seq_len} | {tok_s:,.0f} | {tok_s / base_tok:.2f}x | "
+              f"{sum(fl.values()) * tok_s / 1e9:.1f} | {100 * sum(fl.values()) * tok_s / peak:.1f}% | {val:.4f} | {100 * (val - base_val) / base_val:+.2f}% |")
+    if inter:
+        import statistics
+
+        med = {k: statistics.median(v) for k, v in inter.items()}
+        print(f"\ninterleaved step compute (teacher forward + student forward/backward, {args.batch_size} x {args.seq_len}, "
+              f"{args.interleaved} alternations, median): fp32 {med['fp32']:.3f} s = {args.batch_size * args.seq_len / med['fp32']:,.0f} tokens/s, "
+              f"bf16 {med['bf16']:.3f} s = {args.batch_size * args.seq_len / med['bf16']:,.0f} tokens/s: bf16 {med['fp32'] / med['bf16']:.2f}x; "
+              f"per pair: " + ", ".join(f"{a / b:.2f}" for a, b in zip(inter["fp32"], inter["bf16"])))
     print()
     names = list(rows)
     print("| phase | " + " | ".join(f"s ({n})" for n in names) + " | share (default) |")

@@ -144,7 +144,10 @@ def distill(teacher: str = typer.Argument(..., help="Teacher model directory (us
             grad_accum: int = typer.Option(_default("grad_accum"), help="Micro-batches per optimizer step."),
             seq_len: int = typer.Option(_default("seq_len"), help="Tokens per sequence."),
             lr: float = typer.Option(_default("lr"), help="Peak learning rate (AdamW, linear warmup and decay)."),
-            loss: List[str] = typer.Option([], "--loss", help="NAME=WEIGHT for logits, hidden, attention, relations, cosine, mlm; repeatable; unnamed losses keep their defaults (hidden=1, attention=1)."),
+            loss: List[str] = typer.Option([], "--loss", help="NAME=WEIGHT for logits, hidden, attention, relations, cosine, mlm, embedding, parallel, contrastive; repeatable; unnamed losses keep their defaults (hidden=1, attention=1)."),
+            parallel: Optional[str] = typer.Option(None, "--parallel", help="SOURCE_FILE,TARGET_FILE: parallel text for the parallel (cross-lingual embedding) and contrastive losses: two line-aligned files, or verse-aligned Bibles (e.g. eng/bible_web.txt,swa/bible_suv.tsv)."),
+            embedding_loss: str = typer.Option(_default("embedding_loss"), help="Distance of the embedding and parallel losses: mse or cosine."),
+            contrastive_temperature: float = typer.Option(_default("contrastive_temperature"), help="Temperature of the in-batch contrastive loss."),
             logit_loss: str = typer.Option(_default("logit_loss"), help="mse or kl (with --temperature)."),
             temperature: float = typer.Option(_default("temperature"), help="Temperature of the logit KL."),
             layer_map: Optional[str] = typer.Option(None, help="Teacher layer (1-based) per student layer, e.g. 3,6,9,12 (default: the layers shrink kept)."),
@@ -153,7 +156,7 @@ def distill(teacher: str = typer.Argument(..., help="Teacher model directory (us
             attention_loss: str = typer.Option(_default("attention_loss"), help="kl or mse."),
             dropout: float = typer.Option(0.0, help="Student dropout while distilling (off by default: soft targets regularise, and it halves CPU speed)."),
             keep_dropout: bool = typer.Option(False, "--keep-dropout", help="Use the student's own dropout instead of --dropout."),
-            precision: str = typer.Option(_default("precision"), help="Mixed precision: no, bf16 or fp16."),
+            precision: str = typer.Option(_default("precision"), help="auto (bf16 where the CPU/GPU has bf16 instructions, else fp32), no (fp32), bf16 or fp16."),
             grad_checkpointing: bool = typer.Option(False, help="Recompute activations in the backward pass (saves memory)."),
             val_every: int = typer.Option(_default("val_every"), help="Validate every N steps (0: before and after only)."),
             patience: Optional[int] = typer.Option(None, help="Early stopping after N validations without improvement."),
@@ -177,14 +180,20 @@ def distill(teacher: str = typer.Argument(..., help="Teacher model directory (us
     except ValueError:
         raise BadInput(f"--layer-map {layer_map!r}: give comma-separated teacher layer numbers, e.g. 3,6,9,12") from None
     texts = evaluation_texts(decontaminate, data_root(data, must_exist=False)) if decontaminate else None
+    pair = None
+    if parallel is not None:
+        pair = tuple(x.strip() for x in parallel.split(","))
+        if len(pair) != 2 or not all(pair):
+            raise BadInput(f"--parallel {parallel!r}: give two files, source first, separated by a comma, e.g. --parallel eng.txt,swa.txt")
     s = DistillSettings(steps=steps, batch_size=batch_size, grad_accum=grad_accum, seq_len=seq_len, lr=lr, seed=seed,
                         loss=LossWeights(**_parse_weights(loss)), logit_loss=logit_loss, temperature=temperature,
+                        embedding_loss=embedding_loss, contrastive_temperature=contrastive_temperature,
                         layer_map=lmap, hidden_projection=hidden_projection, attention_layers=attention_layers,
                         attention_loss=attention_loss, dropout=None if keep_dropout else dropout, precision=precision,
                         grad_checkpointing=grad_checkpointing, source_ratio=source_ratio, val_every=val_every,
                         patience=patience, keep_best=keep_best, checkpoint_every=checkpoint_every, text_column=text_column)
     run(teacher, student, _corpora(corpus, max_documents, max_words), out, s,
-        source_corpora=_corpora(source_corpus, max_documents, max_words), eval_texts=texts, resume=resume, progress=not quiet)
+        source_corpora=_corpora(source_corpus, max_documents, max_words), eval_texts=texts, parallel=pair, resume=resume, progress=not quiet)
     if out.is_dir():  # only the main process writes it
         _print_stats(out, skip=("validations",))
 

@@ -37,6 +37,20 @@ def resolve_corpus(entry, root: Path, languages: list[str] = (), source: bool = 
     return resolve(entry, root, languages, source)
 
 
+def _parallel_file(path: str, root: Path) -> Path:
+    """A recipe's ``[data] parallel`` file: as given if it exists, else under the data root.
+
+    Raises:
+        BadInput: neither exists.
+    """
+    from .errors import BadInput
+
+    for p in (Path(path), root / path):
+        if p.is_file():
+            return p
+    raise BadInput(f"parallel text file {path} exists neither as given nor under the data root {root}; fix [data] parallel")
+
+
 def check_stage_dir(out: Path, stage: str, resumable: bool = False) -> None:
     """Check that ``run`` may replace ``out`` (and, for a training stage, its work directory
     ``OUT.work``): absent, or written by monoglot for ``stage``.
@@ -136,6 +150,7 @@ def run_recipe(recipe: Recipe, out: str | Path | None = None, data: str | Path |
     if recipe.evaluate.deploy and not tasks:
         raise BadInput("recipe: [evaluate] deploy = true but there are no tasks to fine-tune; list tasks in [evaluate]")
     check_tasks(tasks, root)  # fail early on a bad task name or file
+    parallel = tuple(_parallel_file(c, root) for c in recipe.data.parallel) or None
     teacher = resolve_model(recipe.teacher)
     _check_run_dir(run_dir, recipe)
     if note:
@@ -163,10 +178,11 @@ def run_recipe(recipe: Recipe, out: str | Path | None = None, data: str | Path |
         init = _cached_stage(f"shrink ({name})", run_dir / f"{name}-init", h_init, lambda o: shrink_to_dir(
             parent, o, step.shrink, corpora=corpora, text_column=col, eval_texts=eval_texts,
             measure=recipe.measure.model_dump(), overwrite=True, progress=progress), stage="shrink")
-        h_out = settings_hash("distill", h_init, step.distill.model_dump(), tasks, [str(c) for c in sources])
+        h_out = settings_hash("distill", h_init, step.distill.model_dump(), tasks, [str(c) for c in sources],
+                              *([[str(p) for p in parallel]] if parallel else []))
         out_dir = _cached_stage(f"distill ({name})", run_dir / name, h_out, lambda o: distill(
             parent, init, corpora, o, step.distill.model_copy(update={"text_column": col}), source_corpora=sources,
-            eval_texts=eval_texts, overwrite=True, resume=True, progress=progress), resumable=True, stage="distill")
+            eval_texts=eval_texts, parallel=parallel, overwrite=True, resume=True, progress=progress), resumable=True, stage="distill")
         if name == "student":  # the baseline: the student before distillation
             made["student-init"] = (init, h_init)
         made[name] = (out_dir, h_out)

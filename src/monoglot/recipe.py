@@ -67,6 +67,15 @@ class DataSection(_Strict):
     corpora: list[CorpusSource] = Field(min_length=1)
     source_corpora: list[CorpusSource] = Field(default_factory=list, description="source-language text: trimming keeps its pieces too, distillation alternates batches")
     text_column: str = "text"
+    parallel: list[str] = Field(default_factory=list, description="[source file, target file]: parallel text for the cross-lingual embedding losses (distill.loss parallel/contrastive): line-aligned files or verse-aligned Bibles")
+
+    @field_validator("parallel")
+    @classmethod
+    def _two_files(cls, v: list[str]) -> list[str]:
+        if v and len(v) != 2:
+            raise ValueError(f"parallel needs two files, source first, e.g. ['corpora/eng/bible_web.txt', 'corpora/swa/bible_suv.tsv']; got {len(v)}")
+        return v
+
     hub_tasks: dict[str, str] = Field(default_factory=dict, description="hub fallback of a local task, FAMILY:LANG -> hf:DATASET[:CONFIG], read when the task's folder is missing from the data root")
 
     @field_validator("corpora", "source_corpora", mode="before")

@@ -10,7 +10,7 @@ from .settings import DistillSettings, LossWeights
 # Everything else loads on first use (PEP 562), so that `monoglot --help` does not import torch.
 _LAZY = {
     "distill": "loop", "work_dir": "loop", "adapt_teacher": "mlm", "with_mlm_head": "mlm",
-    **{n: "losses" for n in ("attention_kl", "attention_mse", "attention_probs", "hidden_cosine", "hidden_mse",
+    **{n: "losses" for n in ("attention_kl", "attention_mse", "attention_probs", "embedding_cosine", "embedding_mse", "hidden_cosine", "info_nce", "hidden_mse",
                              "logit_kl", "logit_mse", "mlm_loss", "relation_kl")},
 }
 

@@ -153,3 +153,86 @@ def shard(batch: Masked | torch.Tensor, start: int, stop: int):
     n = batch.input_ids.shape[1]
     keep = (batch.positions >= start * n) & (batch.positions < stop * n)
     return Masked(batch.input_ids[start:stop], batch.positions[keep] - start * n, batch.labels[keep])
+
+
+@dataclass
+class Sentences:
+    """A batch of sentence pairs for the sentence-embedding losses, tokenised with the teacher's
+    prompt and padded: ``tgt_ids``/``tgt_mask`` ``(B, N_t)`` the target-language sentences,
+    ``src_ids``/``src_mask`` ``(B, N_s)`` their source-language translations, or None without
+    parallel text (then the target sentence is its own source)."""
+
+    tgt_ids: torch.Tensor
+    tgt_mask: torch.Tensor
+    src_ids: torch.Tensor | None = None
+    src_mask: torch.Tensor | None = None
+
+    def tokens(self) -> int:
+        """Real (non-padding) tokens in the batch, both languages."""
+        return int(self.tgt_mask.sum()) + (int(self.src_mask.sum()) if self.src_mask is not None else 0)
+
+    def rows(self, start: int, stop: int) -> "Sentences":
+        """Sentences ``start:stop`` (one process's / micro-batch's share of a global batch)."""
+        cut = (lambda t: t[start:stop] if t is not None else None)
+        return Sentences(cut(self.tgt_ids), cut(self.tgt_mask), cut(self.src_ids), cut(self.src_mask))
+
+    def to(self, device) -> "Sentences":
+        mv = (lambda t: t.to(device) if t is not None else None)
+        return Sentences(mv(self.tgt_ids), mv(self.tgt_mask), mv(self.src_ids), mv(self.src_mask))
+
+
+def _pad(rows: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    n = max(len(r) for r in rows)
+    ids = torch.full((len(rows), n), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), n), dtype=torch.long)
+    for i, r in enumerate(rows):
+        ids[i, :len(r)], mask[i, :len(r)] = torch.tensor(r), 1
+    return ids, mask
+
+
+class SentenceStream:
+    """Endless global batches of :class:`Sentences`, cycling over a fixed, shuffled list of pairs.
+
+    The pairs are shuffled once with ``seed``; the first ``reserved`` are the validation slice and
+    never trained on. Batch ``i`` is a pure function of ``i`` (``position`` counts batches taken,
+    saved in checkpoints), so a resumed run continues with the batch it would have seen.
+
+    Args:
+        tokenizer: the (shared) tokenizer; ``prompt`` is prepended to every sentence.
+        pairs: ``(source, target)`` sentence pairs; ``source is None`` for monolingual sentences.
+        max_len: tokens per sentence at most (special tokens included).
+
+    Raises:
+        BadInput: fewer pairs than the validation slice plus one batch.
+    """
+
+    def __init__(self, tokenizer, pairs: Sequence[tuple[str | None, str]], batch_size: int, reserved: int,
+                 max_len: int, prompt: str, seed: int):
+        need = reserved + batch_size
+        if len(pairs) < need:
+            raise BadInput(f"the sentence losses have {len(pairs)} sentences, fewer than the {reserved} validation sentences plus one batch of {batch_size}; give more text or lower val_batches/batch_size")
+        order = torch.randperm(len(pairs), generator=torch.Generator().manual_seed(seed)).tolist()
+        pairs = [pairs[i] for i in order]
+        enc = (lambda texts: tokenizer([prompt + t for t in texts], truncation=True, max_length=max_len)["input_ids"])
+        self.tgt = enc([t for _, t in pairs])
+        self.src = enc([s for s, _ in pairs]) if pairs[0][0] is not None else None
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        self.batch_size, self.reserved, self.position = batch_size, reserved, 0
+
+    def __len__(self) -> int:
+        return len(self.tgt)
+
+    def batch(self, idx: Sequence[int]) -> Sentences:
+        tgt = _pad([self.tgt[i] for i in idx], self.pad_id)
+        src = _pad([self.src[i] for i in idx], self.pad_id) if self.src is not None else (None, None)
+        return Sentences(*tgt, *src)
+
+    def validation(self, batches: int) -> list[Sentences]:
+        """The held-out slice as ``batches`` batches."""
+        return [self.batch(range(b * self.batch_size, (b + 1) * self.batch_size)) for b in range(batches)]
+
+    def next(self) -> Sentences:
+        n = len(self) - self.reserved
+        start = self.position * self.batch_size
+        self.position += 1
+        return self.batch([self.reserved + (start + k) % n for k in range(self.batch_size)])

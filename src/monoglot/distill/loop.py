@@ -13,6 +13,7 @@ only loss is the student's own MLM loss.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 import random
 import shutil
@@ -30,9 +31,11 @@ from ..progress import bar, console
 from ..teachers import load_tokenizer, resolve_model
 from ..teachers.loader import check_seq_len, load_saved_architecture
 from . import checkpoint as ck
-from .data import Mixer, Stream, mask_tokens, shard, token_chunks, validation_slice
+from .data import Mixer, SentenceStream, Stream, mask_tokens, shard, token_chunks, validation_slice
 from .mlm import freeze_all_but_head, with_mlm_head
-from .objective import DistillModel, Maps, build_maps, check_model, combined_loss, load_basis, mlm_head, teacher_outputs
+from .objective import (DistillModel, Maps, build_maps, check_model, combined_loss, load_basis, mlm_head, teacher_outputs,
+                        teacher_sentence_outputs)
+from .precision import cpu_model, resolve_precision
 from .settings import DistillSettings
 
 
@@ -103,14 +106,16 @@ def _step_seed(seed: int, step: int) -> int:
 
 def distill(teacher_spec: str | Path | None, student_spec: str | Path, corpora: Sequence[str | Path], out: str | Path,
             settings: DistillSettings | None = None, *, source_corpora: Sequence[str | Path] = (),
-            eval_texts: Iterable[str] | None = None, overwrite: bool = False, resume: bool = False,
-            progress: bool = True) -> Path:
+            eval_texts: Iterable[str] | None = None, parallel: tuple[str | Path, str | Path] | None = None,
+            overwrite: bool = False, resume: bool = False, progress: bool = True) -> Path:
     """Distil ``student_spec`` from ``teacher_spec`` on ``corpora`` and write the student to ``out``.
 
     Loss per step: the weighted sum of the switched-on terms of :class:`LossWeights` (see
     :func:`~monoglot.distill.objective.combined_loss`). AdamW with linear warmup and decay; seeded.
     ``source_corpora`` (BiStil) adds a second language: batches alternate between the languages
-    at ``settings.source_ratio``. ``eval_texts`` (every evaluation sentence in use) decontaminates
+    at ``settings.source_ratio``. ``parallel`` (source file, target file; see
+    :func:`monoglot.parallel.read_parallel`) gives the sentence pairs of the cross-lingual
+    embedding losses; without it the sentence losses use target-corpus segments. ``eval_texts`` (every evaluation sentence in use) decontaminates
     the corpora: segments sharing an 8-word span with any of them are dropped. ``teacher_spec=None``
     trains the student alone (teacher adaptation by MLM).
 
@@ -137,7 +142,8 @@ def distill(teacher_spec: str | Path | None, student_spec: str | Path, corpora: 
 
     AcceleratorState._reset_state()  # a run in the same process (pipeline, two steps) may use other precision
     # without a GPU, processes started by torchrun / accelerate launch form a gloo group on the CPU
-    acc = Accelerator(mixed_precision=s.precision, log_with="tensorboard", project_dir=str(work),
+    precision, precision_reason = resolve_precision(s.precision)
+    acc = Accelerator(mixed_precision=precision, log_with="tensorboard", project_dir=str(work),
                       cpu=not torch.cuda.is_available())
     world, rank = acc.num_processes, acc.process_index
     if s.batch_size % (world * s.grad_accum):
@@ -153,6 +159,8 @@ def distill(teacher_spec: str | Path | None, student_spec: str | Path, corpora: 
         if load_tokenizer(t_path).get_vocab() != tok.get_vocab():
             raise BadInput("teacher and student tokenizers differ; shrink the student from the (trimmed) teacher so they share one vocabulary")
         teacher = load_saved_architecture(t_path).to(acc.device)
+        if precision == "bf16":  # frozen: inference only, so its weights may be bf16 themselves
+            teacher = teacher.to(torch.bfloat16)
         for p in teacher.parameters():
             p.requires_grad_(False)
         check_model(teacher, "teacher", s)
@@ -177,6 +185,29 @@ def distill(teacher_spec: str | Path | None, student_spec: str | Path, corpora: 
         streams[name] = Stream(make, s.batch_size, reserved=s.val_batches * s.batch_size, name=name)
         streams[name].peek()  # fails now if no training batch is left after the validation slice
     mixer = Mixer(streams["target"], streams.get("source"), s.source_ratio)
+    if not s.loss.token_level():
+        val = {}
+    sentences, pstats = None, None
+    if s.loss.parallel > 0 and parallel is None:
+        raise BadInput("the parallel loss needs parallel text; give --parallel SOURCE_FILE,TARGET_FILE (recipe: [data] parallel = [source, target]) or set its weight to 0")
+    if s.loss.sentence_level():
+        from ..corpus import iter_documents, iter_segments
+        from ..embeddings import model_prompts
+        from ..parallel import ParallelStats, read_parallel
+
+        if parallel is not None:
+            pstats = ParallelStats()
+            pairs = read_parallel(parallel[0], parallel[1], text_column=s.text_column, eval_texts=eval_list, stats=pstats)
+        else:
+            segs = (g for c in corpora for g in iter_segments(iter_documents(c, text_column=s.text_column)))
+            if eval_list is not None:
+                from ..corpus import Decontaminator
+
+                segs = Decontaminator(eval_list).filter(segs)
+            pairs = [(None, g) for g in itertools.islice(segs, s.sentences)]
+        prompt = model_prompts(t_path).get("query", "")
+        sentences = SentenceStream(tok, pairs, s.batch_size, s.val_batches * s.batch_size, s.seq_len, prompt, s.seed)
+        val["sentences"] = sentences.validation(s.val_batches)
 
     # ---- projection, optimizer, schedule
     torch.manual_seed(s.seed)
@@ -191,7 +222,7 @@ def distill(teacher_spec: str | Path | None, student_spec: str | Path, corpora: 
             from ..shrink.basis import hidden_states_sample, pca_basis
 
             fixed = pca_basis(hidden_states_sample(teacher, [streams["target"].peek()]), hs)
-        fixed = fixed.to(acc.device)
+        fixed = fixed.float().to(acc.device)
     dm = DistillModel(student, maps, s, ht, basis if s.hidden_projection == "learned" else None)
     if s.trainable == "mlm_head":
         freeze_all_but_head(student)
@@ -208,7 +239,8 @@ def distill(teacher_spec: str | Path | None, student_spec: str | Path, corpora: 
     # ---- resume or start
     fingerprint = {"settings": settings_hash({k: v for k, v in s.model_dump().items() if k != "checkpoint_every"}),
                    "teacher": str(teacher_spec), "student": str(student_spec),
-                   "corpora": settings_hash({k: [str(c) for c in v] for k, v in langs.items()}),
+                   "corpora": settings_hash({k: [str(c) for c in v] for k, v in langs.items()},
+                                            [str(p) for p in parallel] if parallel else None),
                    "decontaminated": settings_hash(eval_list)}
     found = ck.checkpoints(work)
     run = {"step": 0, "history": [], "validations": [], "best": None, "bad_validations": 0, "tokens": 0, "seconds": 0.0}
@@ -219,6 +251,8 @@ def distill(teacher_spec: str | Path | None, student_spec: str | Path, corpora: 
         sched.load_state_dict({**state["scheduler"], "lr_lambdas": [None]})
         torch.set_rng_state(rng)
         mixer.load_state(state["data"])
+        if sentences is not None:
+            sentences.position = state["data"]["sentences"]
         run = state["run"]
         if acc.is_main_process:
             console.print(f"  distill: resuming at step {run['step']} from {found[-1]}")
@@ -239,16 +273,25 @@ def distill(teacher_spec: str | Path | None, student_spec: str | Path, corpora: 
             return ids
         return mask_tokens(ids, torch.Generator().manual_seed(seed), tok.mask_token_id, len(tok), special, s.mask_prob)
 
-    def micro_loss(model, batch, denominator, timed=lambda name: contextlib.nullcontext()):
-        ids = batch.input_ids if masking else batch
-        pos = batch.positions.to(acc.device) if masking else None
-        ids = ids.to(acc.device)
+    def micro_loss(model, batch, denominator, sent=None, timed=lambda name: contextlib.nullcontext()):
+        """The loss of one micro-batch: token chunks ``batch`` (None: no token-level loss) and
+        sentence pairs ``sent`` (None: no sentence loss)."""
+        ids = pos = None
+        if batch is not None:
+            ids = (batch.input_ids if masking else batch).to(acc.device)
+            pos = batch.positions.to(acc.device) if masking else None
+        sent = sent.to(acc.device) if sent is not None else None
         with acc.autocast():
             with timed("teacher forward"):
-                to = teacher_outputs(teacher, raw, ids, pos, fixed) if teacher is not None else None
+                to = {}
+                if teacher is not None and ids is not None:
+                    to = teacher_outputs(teacher, raw, ids, pos, fixed)
+                if sent is not None:
+                    to.update(teacher_sentence_outputs(teacher, raw, sent, fixed))
             with timed("student forward + loss"):
-                so = model(ids, pos)
-                return combined_loss(so, to, raw, batch.labels.to(acc.device) if masking else None, denominator)
+                so = model(ids, pos, sent)
+                return combined_loss(so, to if teacher is not None else None, raw,
+                                     batch.labels.to(acc.device) if masking and batch is not None else None, denominator)
 
     def val_loss() -> dict[str, float]:
         dm.eval()
@@ -257,6 +300,9 @@ def distill(teacher_spec: str | Path | None, student_spec: str | Path, corpora: 
             for name, batches in val.items():
                 tot = 0.0
                 for i, b in enumerate(batches):
+                    if name == "sentences":
+                        tot += float(micro_loss(raw, None, None, b)[0])
+                        continue
                     mb = masked(b, _step_seed(s.seed, -1 - i))
                     denom = max(1, len(mb.positions)) if masking else None
                     tot += float(micro_loss(raw, mb, denom)[0])
@@ -271,7 +317,7 @@ def distill(teacher_spec: str | Path | None, student_spec: str | Path, corpora: 
 
     def checkpoint(step: int) -> Path:
         state = {"fingerprint": fingerprint, "scheduler": {k: v for k, v in sched.state_dict().items() if k != "lr_lambdas"},
-                 "data": mixer.state(), "run": run}
+                 "data": {**mixer.state(), **({"sentences": sentences.position} if sentences else {})}, "run": run}
         return ck.save_checkpoint(work, step, acc, acc.get_state_dict(dm), opt, state)
 
     if not run["validations"]:  # the initial student is the first candidate for the best
@@ -288,16 +334,21 @@ def distill(teacher_spec: str | Path | None, student_spec: str | Path, corpora: 
         advance(run["step"])
         for step in range(run["step"], s.steps):
             with timed("data"):
-                lang, ids = mixer.next(step)
-                batch = masked(ids, _step_seed(s.seed, step))
+                lang, ids, batch, sent = "sentences", None, None, None
+                if s.loss.token_level():
+                    lang, ids = mixer.next(step)
+                    batch = masked(ids, _step_seed(s.seed, step))
+                if sentences is not None:
+                    sent = sentences.next()
             denom = max(1, len(batch.positions)) / (world * s.grad_accum) if masking else None
             losses, parts = [], {}
             for a in range(s.grad_accum):
                 lo = (a * world + rank) * micro
-                mb = shard(batch, lo, lo + micro)
+                mb = shard(batch, lo, lo + micro) if batch is not None else None
+                ms = sent.rows(lo, lo + micro) if sent is not None else None
                 sync = contextlib.nullcontext() if a == s.grad_accum - 1 else acc.no_sync(dm)
                 with sync:
-                    loss, terms = micro_loss(dm, mb, denom, timed)
+                    loss, terms = micro_loss(dm, mb, denom, ms, timed)
                     with timed("student backward"):
                         acc.backward(loss / s.grad_accum)
                 losses.append(loss.detach())
@@ -315,7 +366,7 @@ def distill(teacher_spec: str | Path | None, student_spec: str | Path, corpora: 
             if not math.isfinite(loss.item()):
                 raise RuntimeError(f"distillation diverged at step {step + 1} (loss {loss.item()}); lower lr")
             run["step"] = step + 1
-            run["tokens"] += ids.numel()
+            run["tokens"] += (ids.numel() if ids is not None else 0) + (sent.tokens() if sent is not None else 0)
             run["seconds"] = seconds0 + time.perf_counter() - t_resume
             rec = {"step": step + 1, "lang": lang, "loss": round(loss.item(), 6), "lr": sched.get_last_lr()[0],
                    **{k: round(float(v), 6) for k, v in parts.items()}}
@@ -368,11 +419,13 @@ def distill(teacher_spec: str | Path | None, student_spec: str | Path, corpora: 
                      "stopped_early": stopped_early, "steps_run": run["step"],
                      "train_loss_first": h[0]["loss"], "train_loss_last": h[-1]["loss"], "tokens": run["tokens"],
                      "seconds": round(run["seconds"], 1), "tokens_per_second": round(run["tokens"] / max(run["seconds"], 1e-9), 1),
-                     "processes": world, "seconds_by_phase": {k: round(v, 2) for k, v in run["phases"].items()}, "layer_map": maps.hidden, "teacher_heads": maps.heads,
+                     "processes": world, "precision": precision, "precision_reason": precision_reason, "cpu": cpu_model(),
+                     **({"parallel_text": pstats.as_dict()} if pstats else {}), "seconds_by_phase": {k: round(v, 2) for k, v in run["phases"].items()}, "layer_map": maps.hidden, "teacher_heads": maps.heads,
                      "corpus": cstats.as_dict(), "validations": run["validations"], "history": h}
             write_meta(tmp, "distill" if teacher is not None else "adapt", str(student_spec),
                        {"teacher": str(teacher_spec), "corpora": [portable_path(c) for c in corpora],
                         "source_corpora": [portable_path(c) for c in source_corpora], "decontaminated": eval_list is not None,
+                        "parallel": [portable_path(p) for p in parallel] if parallel else None,
                         **s.model_dump()}, stats, corpus_files=corpus_files([*corpora, *source_corpora]))
     acc.wait_for_everyone()
     acc.end_training()

@@ -14,6 +14,10 @@ Sources:
 - attention distribution MSE: TinyBERT (eq. 7); KL: MiniLM (Wang et al. 2020, sec. 3.1), BiStil.
 - self-attention relations Q-Q, K-K, V-V: MiniLMv2 (Wang et al. 2021, sec. 3.1).
 - cosine embedding loss on hidden states: DistilBERT (Sanh et al. 2019, sec. 2).
+- sentence-embedding MSE, monolingual and cross-lingual on parallel text: Reimers & Gurevych 2020
+  ("Making Monolingual Sentence Embeddings Multilingual using Knowledge Distillation", sec. 2,
+  eq. 1); its cosine variant; in-batch contrastive InfoNCE (van den Oord et al. 2018, sec. 2.3),
+  as used for sentence embeddings by SimCSE (Gao et al. 2021, sec. 2) and e5 (Wang et al. 2022, sec. 4.1).
 """
 
 from __future__ import annotations
@@ -93,6 +97,43 @@ def hidden_cosine(student: torch.Tensor, teacher: torch.Tensor, proj: torch.nn.M
     """
     s = proj(student) if proj is not None else student
     return (1 - F.cosine_similarity(s, teacher, dim=-1)).mean()
+
+
+def embedding_mse(student: torch.Tensor, teacher: torch.Tensor, proj: torch.nn.Module | None = None) -> torch.Tensor:
+    """Reimers & Gurevych 2020, eq. 1: ``mean((proj(s) - t)^2)`` between sentence embeddings, per
+    sentence and dimension.
+
+    Args:
+        student: ``(B, H_s)`` the student's mean-pooled sentence embeddings.
+        teacher: ``(B, H)`` the teacher's (not normalised, as in the paper).
+        proj: maps ``H_s -> H``; ``None`` when the sizes agree (or the teacher's are projected).
+    """
+    s = proj(student) if proj is not None else student
+    return (s.float() - teacher.float()).pow(2).mean()
+
+
+def embedding_cosine(student: torch.Tensor, teacher: torch.Tensor, proj: torch.nn.Module | None = None) -> torch.Tensor:
+    """``1 - cos(proj(s), t)`` per sentence: the direction of the embedding only, which is what
+    cosine retrieval and the probes (on L2-normalised embeddings) see. Shapes as :func:`embedding_mse`."""
+    s = proj(student) if proj is not None else student
+    return (1 - F.cosine_similarity(s.float(), teacher.float(), dim=-1)).mean()
+
+
+def info_nce(student: torch.Tensor, teacher: torch.Tensor, temperature: float = 0.05,
+             proj: torch.nn.Module | None = None) -> torch.Tensor:
+    """In-batch contrastive loss: student sentence ``i`` must pick teacher sentence ``i`` among the
+    batch's teacher sentences, by cosine similarity / ``temperature`` (cross-entropy, nats).
+
+    Args:
+        student: ``(B, H_s)`` student embeddings (e.g. of target-language sentences).
+        teacher: ``(B, H)`` teacher embeddings of the matching sentences (e.g. their translations).
+        temperature: softmax temperature (> 0).
+        proj: as in :func:`embedding_mse`.
+    """
+    s = F.normalize((proj(student) if proj is not None else student).float(), dim=-1)
+    t = F.normalize(teacher.float(), dim=-1)
+    logits = s @ t.T / temperature
+    return F.cross_entropy(logits, torch.arange(len(s), device=s.device))
 
 
 def attention_kl(student: torch.Tensor, teacher: torch.Tensor, mask: torch.Tensor | None = None,

@@ -14,8 +14,10 @@ from pathlib import Path
 
 import torch
 
+from ..embeddings import mean_pool
 from ..errors import BadInput
 from . import losses as L
+from .data import Sentences
 from .settings import DistillSettings
 
 PROJECTION_FILE = "hidden_projection.safetensors"
@@ -133,7 +135,7 @@ class DistillModel(torch.nn.Module):
         self.student, self.maps, self.s = student, maps, s
         hs = student.config.hidden_size
         self.proj = None
-        if hs != teacher_hidden and s.hidden_projection == "learned" and (s.loss.hidden > 0 or s.loss.cosine > 0):
+        if hs != teacher_hidden and s.hidden_projection == "learned" and (s.loss.hidden > 0 or s.loss.cosine > 0 or s.loss.sentence_level()):
             self.proj = torch.nn.Linear(hs, teacher_hidden)
             if basis is not None:  # start from the shrink basis: student states map back exactly at step 0
                 with torch.no_grad():
@@ -145,10 +147,59 @@ class DistillModel(torch.nn.Module):
             return list(range(len(self.maps.hidden)))
         return [self.maps.last] if self.s.loss.cosine > 0 else []
 
-    def forward(self, input_ids: torch.Tensor, positions: torch.Tensor | None = None) -> dict:
-        rel = self.maps.last if self.s.loss.relations > 0 else None
-        return encoder_outputs(self.student, input_ids, positions, self.hidden_indices(),
-                               [(j, None) for j in self.maps.attention], rel)
+    def forward(self, input_ids: torch.Tensor | None, positions: torch.Tensor | None = None,
+                sentences: Sentences | None = None) -> dict:
+        """The student's :func:`encoder_outputs` on the token chunks ``input_ids`` (None: no
+        token-level loss), plus ``emb_tgt`` / ``emb_src`` ``(B, H_s)``: mean-pooled embeddings of
+        the sentence batch (``emb_src`` only for the parallel loss)."""
+        out = {}
+        if input_ids is not None:
+            rel = self.maps.last if self.s.loss.relations > 0 else None
+            out = encoder_outputs(self.student, input_ids, positions, self.hidden_indices(),
+                                  [(j, None) for j in self.maps.attention], rel)
+        if sentences is not None:
+            out["emb_tgt"] = sentence_embeddings(self.student, sentences.tgt_ids, sentences.tgt_mask)
+            if self.s.loss.parallel > 0:
+                out["emb_src"] = sentence_embeddings(self.student, sentences.src_ids, sentences.src_mask)
+        return out
+
+
+def sentence_embeddings(model, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """``(B, H)`` mean-pooled last hidden states (:func:`monoglot.embeddings.mean_pool`) of padded sentences."""
+    return mean_pool(model.base_model(input_ids=ids, attention_mask=mask).last_hidden_state, mask)
+
+
+def teacher_sentence_outputs(teacher, dm: DistillModel, sentences: Sentences, basis: torch.Tensor | None) -> dict:
+    """The teacher's sentence embeddings for the sentence losses, under ``torch.inference_mode``:
+    ``emb_src`` ``(B, H)`` of the source sentences (of the target sentences without parallel text),
+    and ``emb_tgt`` of the target sentences where the embedding loss needs both. Projected onto
+    ``basis`` ``(H_t, H_s)`` with the fixed PCA projection."""
+    w = dm.s.loss
+    bilingual = sentences.src_ids is not None
+    out = {}
+    with torch.inference_mode():
+        if bilingual:
+            out["emb_src"] = sentence_embeddings(teacher, sentences.src_ids, sentences.src_mask)
+        if w.embedding > 0 or not bilingual:
+            out["emb_tgt"] = sentence_embeddings(teacher, sentences.tgt_ids, sentences.tgt_mask)
+        out = {k: (v.float() @ basis if basis is not None else v.float()) for k, v in out.items()}
+    if not bilingual:
+        out["emb_src"] = out["emb_tgt"]
+    return {k: v.clone() for k, v in out.items()}  # inference tensors may not be saved for backward
+
+
+def sentence_terms(so: dict, to: dict, dm: DistillModel) -> dict[str, torch.Tensor]:
+    """The switched-on sentence-embedding losses (Reimers & Gurevych 2020; InfoNCE) of one batch."""
+    s, w, proj = dm.s, dm.s.loss, dm.proj
+    dist = L.embedding_mse if s.embedding_loss == "mse" else L.embedding_cosine
+    terms = {}
+    if w.embedding > 0:
+        terms["embedding"] = dist(so["emb_tgt"], to["emb_tgt"], proj)
+    if w.parallel > 0:  # eq. 1: ||S(t) - T(s)||^2 + ||S(s) - T(s)||^2, each a mean over the batch
+        terms["parallel"] = dist(so["emb_tgt"], to["emb_src"], proj) + dist(so["emb_src"], to["emb_src"], proj)
+    if w.contrastive > 0:
+        terms["contrastive"] = L.info_nce(so["emb_tgt"], to["emb_src"], s.contrastive_temperature, proj)
+    return terms
 
 
 def teacher_outputs(teacher, dm: DistillModel, input_ids: torch.Tensor, positions: torch.Tensor | None,
@@ -164,6 +215,8 @@ def teacher_outputs(teacher, dm: DistillModel, input_ids: torch.Tensor, position
     rel = m.hidden[m.last] if dm.s.loss.relations > 0 else None
     with torch.inference_mode():
         out = encoder_outputs(teacher, input_ids, positions, idx, att, rel)
+        # a bf16 teacher (see .precision): targets in fp32, so losses are reduced in fp32
+        out = {k: [t.float() for t in v] if isinstance(v, list) else (v.float() if v is not None else None) for k, v in out.items()}
         if basis is not None:
             out["hidden"] = [h @ basis for h in out["hidden"]]
     # Inference tensors may not be saved for backward: copy the two targets that a loss multiplies
@@ -184,21 +237,24 @@ def combined_loss(so: dict, to: dict, dm: DistillModel, labels: torch.Tensor | N
     """
     s, w, proj = dm.s, dm.s.loss, dm.proj
     terms: dict[str, torch.Tensor] = {}
-    if w.hidden > 0:
-        terms["hidden"] = sum(L.hidden_mse(a, b, proj) for a, b in zip(so["hidden"], to["hidden"])) / len(so["hidden"])
-    if w.cosine > 0:
-        terms["cosine"] = L.hidden_cosine(so["hidden"][-1], to["hidden"][-1], proj)
-    if w.attention > 0:
-        f = L.attention_kl if s.attention_loss == "kl" else L.attention_mse
-        terms["attention"] = sum(f(a, b) for a, b in zip(so["attention"], to["attention"])) / len(so["attention"])
-    if w.relations > 0:
-        r = s.relation_heads or dm.student.config.num_attention_heads
-        terms["relations"] = sum(L.relation_kl(a, b, r) for a, b in zip(so["qkv"], to["qkv"])) / 3
-    if w.logits > 0:
-        terms["logits"] = (L.logit_kl(so["logits"], to["logits"], s.temperature, denominator) if s.logit_loss == "kl"
-                           else L.logit_mse(so["logits"], to["logits"], denominator))
-    if w.mlm > 0:
-        terms["mlm"] = L.mlm_loss(so["logits"], labels, denominator)
+    if "hidden" in so:  # token-level terms (no chunks are drawn when none is on)
+        if w.hidden > 0:
+            terms["hidden"] = sum(L.hidden_mse(a, b, proj) for a, b in zip(so["hidden"], to["hidden"])) / len(so["hidden"])
+        if w.cosine > 0:
+            terms["cosine"] = L.hidden_cosine(so["hidden"][-1], to["hidden"][-1], proj)
+        if w.attention > 0:
+            f = L.attention_kl if s.attention_loss == "kl" else L.attention_mse
+            terms["attention"] = sum(f(a, b) for a, b in zip(so["attention"], to["attention"])) / len(so["attention"])
+        if w.relations > 0:
+            r = s.relation_heads or dm.student.config.num_attention_heads
+            terms["relations"] = sum(L.relation_kl(a, b, r) for a, b in zip(so["qkv"], to["qkv"])) / 3
+        if w.logits > 0:
+            terms["logits"] = (L.logit_kl(so["logits"], to["logits"], s.temperature, denominator) if s.logit_loss == "kl"
+                               else L.logit_mse(so["logits"], to["logits"], denominator))
+        if w.mlm > 0:
+            terms["mlm"] = L.mlm_loss(so["logits"], labels, denominator)
+    if "emb_tgt" in so:
+        terms.update(sentence_terms(so, to, dm))
     total = sum(getattr(w, k) * v for k, v in terms.items())
     return total, {k: v.detach() for k, v in terms.items()}
 

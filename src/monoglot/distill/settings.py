@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -20,9 +20,23 @@ class LossWeights(BaseModel):
     relations: float = Field(0.0, ge=0, description="MiniLMv2 Q-Q, K-K, V-V self-attention relations")
     cosine: float = Field(0.0, ge=0, description="cosine loss on the last hidden states (DistilBERT)")
     mlm: float = Field(0.0, ge=0, description="the student's own MLM loss (needs an MLM head; one is added if missing)")
+    embedding: float = Field(0.0, ge=0, description="sentence embedding: the student's mean-pooled embedding of a target sentence against the teacher's (Reimers & Gurevych 2020), with the teacher's prompt; distance: embedding_loss")
+    parallel: float = Field(0.0, ge=0, description="cross-lingual sentence embedding on parallel text: student(target) ~ teacher(source) and student(source) ~ teacher(source) (Reimers & Gurevych 2020, eq. 1); needs parallel text")
+    contrastive: float = Field(0.0, ge=0, description="in-batch InfoNCE: student(target sentence) must find teacher(its source sentence, or itself without parallel text) among the batch's")
+
+    TOKEN_LEVEL: ClassVar[tuple[str, ...]] = ("logits", "hidden", "attention", "relations", "cosine", "mlm")
+    SENTENCE_LEVEL: ClassVar[tuple[str, ...]] = ("embedding", "parallel", "contrastive")
 
     def needs_masking(self) -> bool:
         return self.logits > 0 or self.mlm > 0
+
+    def token_level(self) -> bool:
+        """Whether any loss needs the packed token chunks (else only sentence batches are drawn)."""
+        return any(getattr(self, k) > 0 for k in self.TOKEN_LEVEL)
+
+    def sentence_level(self) -> bool:
+        """Whether any loss needs sentence batches (with the teacher's prompt)."""
+        return any(getattr(self, k) > 0 for k in self.SENTENCE_LEVEL)
 
 
 class DistillSettings(BaseModel):
@@ -41,6 +55,9 @@ class DistillSettings(BaseModel):
     loss: LossWeights = Field(default_factory=LossWeights)
     logit_loss: Literal["mse", "kl"] = Field("mse", description="mse (Gurgurov et al. found it better) or kl with temperature")
     temperature: float = Field(2.0, gt=0, description="softmax temperature of the logit KL (times T^2)")
+    embedding_loss: Literal["mse", "cosine"] = Field("mse", description="distance of the embedding and parallel losses: mse (Reimers & Gurevych 2020) or cosine (1 - cos)")
+    contrastive_temperature: float = Field(0.05, gt=0, description="softmax temperature of the in-batch contrastive loss (SimCSE's 0.05)")
+    sentences: int = Field(20000, ge=1, description="sentence losses without parallel text: at most this many target-corpus segments are read (shuffled once; the first batches are the validation slice)")
     mask_prob: float = Field(0.15, gt=0, lt=1, description="fraction of tokens masked (80% [MASK], 10% random, 10% kept) when a logit or MLM loss is on")
     layer_map: list[int] | None = Field(None, description="teacher layer (1-based) matched by each student layer; default: the layers shrink copied, else uniform")
     hidden_projection: Literal["learned", "pca"] = Field("learned", description="where hidden sizes differ: a learned linear map student->teacher (TinyBERT), or the teacher's states projected onto a fixed PCA basis (BiStil)")
@@ -49,7 +66,7 @@ class DistillSettings(BaseModel):
     relation_heads: int | None = Field(None, ge=1, description="MiniLMv2 relation heads (default: the teacher's head count)")
     dropout: float | None = Field(0.0, ge=0, lt=1, description="student dropout during distillation; None keeps the model's own. Off by default: the teacher's soft targets regularise, and on the CPU dropout masks (and the unfused attention kernel they force) cost half of the student's forward time (benchmarks/distill.py)")
     trainable: Literal["all", "mlm_head"] = Field("all", description="parameters trained: all, or only the MLM head (teacher adaptation on a frozen body)")
-    precision: Literal["no", "bf16", "fp16"] = Field("no", description="mixed precision (Accelerate); bf16 needs hardware support")
+    precision: Literal["auto", "no", "bf16", "fp16"] = Field("auto", description="auto: bf16 where the CPU has bf16 matrix units (AMX) or on a GPU with bf16, else fp32 (see .precision); no: fp32; bf16: the teacher in bf16 and the student under bf16 autocast with fp32 master weights; fp16: Accelerate's fp16 (GPU)")
     grad_checkpointing: bool = Field(False, description="recompute the student's activations in the backward pass to save memory")
     source_ratio: float = Field(0.5, gt=0, lt=1, description="bilingual (BiStil): fraction of batches from the source corpora; 0.5 alternates one to one")
     val_batches: int = Field(4, ge=1, description="held-out batches (per language) for the validation loss")

@@ -1,0 +1,174 @@
+"""Which distillation losses, and how many tokens: probe retention of students against the teacher.
+
+For each loss mix and each token budget, one student is distilled from e5-small (trimmed to the
+Swahili + English corpora) and probed with frozen features (monoglot.tasks.probe: MTEB's
+classification protocol, bitext mining on FLORES, a linear token probe); retention = student
+metric / teacher metric per task, averaged over the tasks. Output (in --out): results.json (every
+run, appended as it finishes, so an interrupted grid keeps what it measured), report.md (a table per
+task) and retention.png (mean retention against tokens, one line per mix).
+
+Mixes (--mixes, names as below):
+  today            logits + hidden + attention (the demo's; needs the adapt stage's MLM head)
+  embedding        today + sentence embedding (Reimers & Gurevych 2020, target sentences)
+  crosslingual     today + cross-lingual embedding on the verse-aligned Bibles (+ in-batch contrastive)
+  hidden-embedding hidden + embedding + cross-lingual embedding, no MLM head and no adapt stage
+  minilmv2         MiniLMv2 self-attention relations (Q-Q, K-K, V-V of the last layer)
+
+Budgets (--budgets, in millions of training tokens of packed chunks: steps = budget / (batch x
+seq_len); the sentence losses' sentences come on top and are counted in the reported tokens).
+
+Usage: python benchmarks/distill_quality.py --out DIR [--mixes today,embedding] [--budgets 0.5,1.5]
+       [--layers 4 --hidden 256 --ffn 1024] [--adapt-steps 300] [--threads 2]
+The full grid (5 mixes x 0.5, 1.5, 3, 6, 12M tokens) is the default; on 2 shared CPU cores it
+takes days: run a slice.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import torch
+
+MIXES = {
+    "today": ({"logits": 1, "hidden": 1, "attention": 1}, False),
+    "embedding": ({"logits": 1, "hidden": 1, "attention": 1, "embedding": 1}, False),
+    "crosslingual": ({"logits": 1, "hidden": 1, "attention": 1, "parallel": 1, "contrastive": 0.1}, True),
+    "hidden-embedding": ({"hidden": 1, "attention": 0, "embedding": 1, "parallel": 1}, True),
+    "minilmv2": ({"hidden": 0, "attention": 0, "relations": 1}, False),
+}
+"""name -> (loss weights, uses the parallel Bibles)."""
+
+TASKS = ["sib200:swh_Latn", "masakhanews:swa", "afrisenti:swa", "flores:eng_Latn-swh_Latn", "masakhapos:swa"]
+DECONTAMINATE = ["sib200:swh_Latn", "sib200:eng_Latn", "masakhanews:swa", "afrisenti:swa", "masakhapos:swa"]
+
+
+def retention(student: dict, teacher: dict) -> dict[str, float]:
+    """Per task: the student's primary metric / the teacher's (1.0 = kept everything)."""
+    return {t: student[t]["metrics"][student[t]["metric"]] / max(1e-9, teacher[t]["metrics"][teacher[t]["metric"]])
+            for t in teacher if t in student}
+
+
+def plot(results: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for mix in dict.fromkeys(r["mix"] for r in results):
+        rs = sorted((r for r in results if r["mix"] == mix), key=lambda r: r["tokens"])
+        ax.plot([r["tokens"] / 1e6 for r in rs], [100 * r["mean_retention"] for r in rs], marker="o", label=mix)
+    ax.axhline(95, color="grey", lw=0.8, ls="--")
+    ax.set_xscale("log")
+    ax.set_xlabel("training tokens (millions, log scale)")
+    ax.set_ylabel("mean probe retention vs teacher (%)")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def report(results: list[dict], teacher: dict, cpu: str, path: Path) -> None:
+    tasks = list(teacher)
+    lines = [f"# Distillation quality: probe retention against the teacher\n", f"CPU: {cpu}\n",
+             "| mix | tokens | steps | " + " | ".join(tasks) + " | mean retention | distill s |",
+             "|---|---|---|" + "---|" * len(tasks) + "---|---|",
+             "| teacher (metric) | | | " + " | ".join(f"{100 * teacher[t]['metrics'][teacher[t]['metric']]:.1f}" for t in tasks) + " | | |"]
+    for r in results:
+        lines.append(f"| {r['mix']} | {r['tokens'] / 1e6:.2f}M | {r['steps']} | "
+                     + " | ".join(f"{100 * r['scores'][t]:.1f} ({100 * r['retention'][t]:.0f}%)" for t in tasks)
+                     + f" | {100 * r['mean_retention']:.1f}% | {r['seconds']:.0f} |")
+    lines.append("\nCells: student metric (retention = student / teacher). Bitext: F1 over both directions.")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--data", default=None)
+    ap.add_argument("--mixes", default=",".join(MIXES))
+    ap.add_argument("--budgets", default="0.5,1.5,3,6,12", help="millions of tokens")
+    ap.add_argument("--layers", type=int, default=4)
+    ap.add_argument("--hidden", type=int, default=256)
+    ap.add_argument("--ffn", type=int, default=1024)
+    ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--seq-len", type=int, default=128)
+    ap.add_argument("--lr", type=float, default=5e-4)
+    ap.add_argument("--adapt-steps", type=int, default=300, help="MLM-head steps of the adapt stage (mixes with logits)")
+    ap.add_argument("--tasks", default=",".join(TASKS))
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+
+    from monoglot.distill import DistillSettings, LossWeights, adapt_teacher, distill
+    from monoglot.distill.precision import cpu_model
+    from monoglot.paths import data_root
+    from monoglot.pipeline import evaluation_texts
+    from monoglot.shrink import shrink_to_dir
+    from monoglot.tasks.probe import probe_model
+    from monoglot.teachers import resolve_model
+    from monoglot.vocab import VocabPolicy, trim_to_corpus
+
+    mixes = [m.strip() for m in args.mixes.split(",")]
+    unknown = [m for m in mixes if m not in MIXES]
+    if unknown:
+        raise SystemExit(f"error: unknown mix(es) {unknown}; choose from {', '.join(MIXES)}")
+    budgets = [float(b) for b in args.budgets.split(",")]
+    tasks = args.tasks.split(",")
+    root = data_root(args.data)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    swa = [root / "corpora/swa/maneno_yetu.txt", root / "corpora/swa/bible_suv.tsv"]
+    eng = [root / "corpora/eng/bible_web.txt"]
+    parallel = (eng[0], swa[1])
+    eval_texts = evaluation_texts(DECONTAMINATE, root)
+
+    trimmed, init, adapted = out / "e5-trimmed", out / "student-init", out / "e5-adapted"
+    if not trimmed.is_dir():
+        trim_to_corpus(resolve_model("e5-small"), swa + eng, trimmed, VocabPolicy(min_count=1), progress=False)
+    if not init.is_dir():
+        shrink_to_dir(trimmed, init, layers=args.layers, hidden=args.hidden, ffn=args.ffn, head_strategy="first",
+                      ffn_strategy="first", hidden_strategy="pca", corpora=swa[:1], eval_texts=eval_texts, measure=None, progress=False)
+    if any(MIXES[m][0].get("logits") for m in mixes) and not adapted.is_dir():
+        s = DistillSettings(lr=1e-4, batch_size=args.batch_size, seq_len=args.seq_len, loss=LossWeights(hidden=0, attention=0, mlm=1))
+        adapt_teacher(trimmed, swa, adapted, head_steps=args.adapt_steps, settings=s, eval_texts=eval_texts, progress=False)
+
+    res_file = out / "results.json"
+    state = json.loads(res_file.read_text()) if res_file.is_file() else {"teacher": None, "runs": []}
+    if state["teacher"] is None:
+        state["teacher"] = probe_model(trimmed, tasks, root, progress=False)
+        res_file.write_text(json.dumps(state, indent=1))
+    teacher = state["teacher"]
+    per_step = args.batch_size * args.seq_len
+    for budget in budgets:
+        for mix in mixes:
+            if any(r["mix"] == mix and r["budget"] == budget for r in state["runs"]):
+                continue
+            weights, uses_parallel = MIXES[mix]
+            steps = max(1, round(budget * 1e6 / per_step))
+            s = DistillSettings(steps=steps, batch_size=args.batch_size, seq_len=args.seq_len, lr=args.lr,
+                                loss=LossWeights(**weights), source_ratio=0.25, val_every=max(1, steps // 4),
+                                checkpoint_every=max(1, steps // 4), text_column="text")
+            student = out / f"student-{mix}-{budget:g}M"
+            t0 = time.perf_counter()
+            distill(adapted if weights.get("logits") else trimmed, init, swa, student, s, source_corpora=eng,
+                    eval_texts=eval_texts, parallel=parallel if uses_parallel else None, resume=True, overwrite=True, progress=False)
+            seconds = time.perf_counter() - t0
+            st = json.loads((student / "monoglot.json").read_text())["stats"]
+            probes = probe_model(student, tasks, root, progress=False)
+            ret = retention(probes, teacher)
+            state["runs"].append({"mix": mix, "budget": budget, "steps": steps, "tokens": st["tokens"], "seconds": seconds,
+                                  "precision": st.get("precision"), "val_loss_after": st["val_loss_after"],
+                                  "scores": {t: probes[t]["metrics"][probes[t]["metric"]] for t in probes},
+                                  "retention": ret, "mean_retention": sum(ret.values()) / len(ret)})
+            res_file.write_text(json.dumps(state, indent=1))
+            report(state["runs"], teacher, cpu_model(), out / "report.md")
+            plot(state["runs"], out / "retention.png")
+            print(f"{mix} {budget}M: mean retention {100 * state['runs'][-1]['mean_retention']:.1f}% ({seconds:.0f} s)", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,224 @@
+"""Sentence-embedding distillation (Reimers & Gurevych 2020): the losses on hand-computed tensors,
+the parallel-text reader (tiny files, and the real verse-aligned Bibles), end-to-end runs on tiny
+random models (losses fall, resume stays exact), and the automatic precision choice."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import SWAHILI, data_root_or_skip, make_tiny
+from monoglot.distill import DistillSettings, LossWeights, distill, embedding_cosine, embedding_mse, info_nce, work_dir
+from monoglot.distill.precision import resolve_precision
+from monoglot.errors import BadInput
+from monoglot.parallel import ParallelStats, gale_church, read_parallel
+from monoglot.shrink import shrink_to_dir
+
+ENGLISH = ["Good morning, my friend.", "The government of Tanzania has announced a new education plan for primary schools.",
+           "In the beginning God created the heavens and the earth.", "The children play football in the field after school."]
+
+
+# ---- losses against hand-computed values
+
+def test_embedding_mse_hand_computed():
+    s, t = torch.tensor([[1.0, 2.0], [3.0, 4.0]]), torch.tensor([[1.0, 0.0], [0.0, 4.0]])
+    assert embedding_mse(s, t).item() == pytest.approx((0 + 4 + 9 + 0) / 4)
+
+
+def test_embedding_losses_go_through_the_projection():
+    proj = torch.nn.Linear(1, 2)
+    with torch.no_grad():
+        proj.weight.copy_(torch.tensor([[1.0], [2.0]]))
+        proj.bias.copy_(torch.tensor([0.0, 1.0]))
+    s, t = torch.tensor([[1.0]]), torch.tensor([[1.0, 1.0]])  # proj(s) = [1, 3]
+    assert embedding_mse(s, t, proj).item() == pytest.approx((0 + 4) / 2)
+    assert embedding_cosine(s, t, proj).item() == pytest.approx(1 - 4 / (math.sqrt(10) * math.sqrt(2)))
+
+
+def test_embedding_cosine_hand_computed():
+    s, t = torch.tensor([[1.0, 0.0], [1.0, 1.0]]), torch.tensor([[0.0, 3.0], [2.0, 2.0]])
+    assert embedding_cosine(s, t).item() == pytest.approx((1 + 0) / 2)  # orthogonal, then parallel
+
+
+def test_info_nce_hand_computed():
+    s = torch.tensor([[1.0, 0.0], [0.0, 2.0]])
+    t = torch.tensor([[3.0, 0.0], [1.0, 1.0]])
+    # cosines: row 0 -> [1, 1/sqrt2], row 1 -> [0, 1/sqrt2]; temperature 0.5 doubles them
+    r = 1 / math.sqrt(2)
+    ce0 = -math.log(math.exp(2) / (math.exp(2) + math.exp(2 * r)))
+    ce1 = -math.log(math.exp(2 * r) / (math.exp(0) + math.exp(2 * r)))
+    assert info_nce(s, t, temperature=0.5).item() == pytest.approx((ce0 + ce1) / 2, rel=1e-6)
+
+
+# ---- parallel text
+
+def test_gale_church_recovers_a_missing_sentence_and_a_preface():
+    src = [40, 80, 25, 60, 120, 30, 70, 90]
+    tgt = [900] + [round(x * 1.2) for i, x in enumerate(src) if i != 3] + [2000]  # preface; src[3] untranslated; a trailer
+    beads = gale_church(src, tgt, band=5)
+    truth = {(0, 1), (1, 2), (2, 3), (4, 4), (5, 5), (6, 6), (7, 7)}
+    one_to_one = [(s[0], t[0]) for s, t in beads if len(s) == 1 and len(t) == 1]
+    assert set(one_to_one) <= truth and len(one_to_one) >= 6  # no wrong pair; at most one lost in a 2-1 bead
+    assert ([], [0]) in beads and all(8 not in t for _, t in beads)  # the preface is unmatched, the trailer a free tail
+    assert [i for s, _ in beads for i in s] == list(range(8))  # every source sentence once, in order
+
+
+def test_line_aligned_files_pair_line_by_line_and_decontaminate(tmp_path):
+    a, b = tmp_path / "eng.txt", tmp_path / "swa.txt"
+    a.write_text("\n".join(ENGLISH) + "\n")
+    b.write_text("\n".join(SWAHILI) + "\n")
+    st = ParallelStats()
+    pairs = read_parallel(a, b, stats=st)
+    assert pairs == list(zip(ENGLISH, SWAHILI)) and st.layout == "line-aligned"
+    # an evaluation sentence sharing 8 words with the second Swahili line removes the whole pair
+    pairs = read_parallel(a, b, eval_texts=["Habari: serikali ya Tanzania imetangaza mpango mpya wa elimu leo."], stats=st)
+    assert pairs == [p for i, p in enumerate(zip(ENGLISH, SWAHILI)) if i != 1] and st.dropped_contaminated == 1
+
+
+def test_parallel_files_of_different_length_are_refused(tmp_path):
+    a, b = tmp_path / "eng.txt", tmp_path / "swa.txt"
+    a.write_text("\n".join(ENGLISH) + "\n")
+    b.write_text("\n".join(SWAHILI[:3]) + "\n")
+    with pytest.raises(BadInput, match=r"differ in line count.*line-aligned"):
+        read_parallel(a, b)
+    with pytest.raises(BadInput, match="does not exist"):
+        read_parallel(a, tmp_path / "missing.txt")
+
+
+def test_two_verse_tables_join_on_book_chapter_verse(tmp_path):
+    a, b = tmp_path / "a.tsv", tmp_path / "b.tsv"
+    a.write_text("book\tchapter\tverse\ttext\n01O\t1\t1\tIn the beginning.\n01O\t1\t2\tThe earth was empty.\n40N\t1\t1\tThe genealogy.\n")
+    b.write_text("book\tchapter\tverse\ttext\n01O\t1\t2\tNchi ilikuwa ukiwa.\n40N\t1\t1\tKitabu cha ukoo.\n01O\t1\t1\tHapo mwanzo.\n")
+    assert read_parallel(a, b) == [("In the beginning.", "Hapo mwanzo."), ("The earth was empty.", "Nchi ilikuwa ukiwa."),
+                                   ("The genealogy.", "Kitabu cha ukoo.")]
+
+
+@pytest.mark.slow
+def test_the_real_bibles_align_verse_by_verse():
+    """eng/bible_web.txt (one verse per line, no references, with a preface, the deuterocanon between
+    the testaments and a glossary on its last line) against swa/bible_suv.tsv (31,102 verses)."""
+    root = data_root_or_skip() / "corpora"
+    st = ParallelStats()
+    pairs = read_parallel(root / "eng" / "bible_web.txt", root / "swa" / "bible_suv.tsv", stats=st)
+    assert 30_900 <= len(pairs) <= 31_102 and st.dropped_unaligned < 150
+    assert pairs[0] == ("In the beginning, God created the heavens and the earth.", "Hapo mwanzo Mungu aliziumba mbingu na nchi.")
+    assert ("God said, “ Let there be light,” and there was light.", "Mungu akasema, Iwe nuru; ikawa nuru.") in pairs
+    # the last English line carries the glossary: Revelation 22:20-21 are left out, 22:19 is the last pair
+    assert pairs[-1][0].startswith("If anyone takes away from the words of the book of this prophecy")
+    assert pairs[-1][1].startswith("Na mtu ye yote akiondoa lo lote katika maneno ya unabii")
+    for eng, swa in (("Moses", "Musa"), ("David", "Daudi"), ("Jerusalem", "Yerusalemu")):  # names agree across each pair
+        hits = [s for e, s in pairs if eng in e]
+        assert sum(swa in s for s in hits) / len(hits) > 0.97, eng
+
+
+# ---- end to end on tiny random models
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    d = tmp_path_factory.mktemp("tiny-emb")
+    teacher = make_tiny(d / "teacher", "bert")
+    init = shrink_to_dir(teacher, d / "init", layers=2, hidden=32, ffn=64, head_strategy="first", ffn_strategy="first",
+                         hidden_strategy="truncate", measure=None, progress=False)
+    swa, eng = d / "swa.txt", d / "eng.txt"
+    swa.write_text("\n".join(SWAHILI * 12) + "\n")
+    eng.write_text("\n".join(ENGLISH * 12) + "\n")
+    return {"teacher": teacher, "init": init, "swa": swa, "eng": eng}
+
+
+def _stats(out: Path) -> dict:
+    return json.loads((out / "monoglot.json").read_text())["stats"]
+
+
+@pytest.mark.parametrize("distance", ["mse", "cosine"])
+def test_tiny_random_sentence_losses_fall(tiny, tmp_path, distance):
+    s = DistillSettings(steps=30, batch_size=4, seq_len=16, val_batches=1, lr=3e-3, precision="no", embedding_loss=distance,
+                        loss=LossWeights(hidden=1, attention=0, embedding=1, parallel=1, contrastive=0.1))
+    out = distill(tiny["teacher"], tiny["init"], [tiny["swa"]], tmp_path / "s", s, parallel=(tiny["eng"], tiny["swa"]), progress=False)
+    st = _stats(out)
+    h = st["history"]
+    assert {"embedding", "parallel", "contrastive", "hidden"} <= set(h[0])
+    assert st["val_loss_after"]["sentences"] < 0.7 * st["val_loss_before"]["sentences"]
+    for k in ("embedding", "parallel"):
+        assert sum(r[k] for r in h[-5:]) < 0.7 * sum(r[k] for r in h[:5]), k
+    assert st["parallel_text"]["kept"] == 48 and st["tokens"] > 30 * 4 * 16
+
+
+def test_tiny_random_sentence_losses_alone_skip_the_token_chunks(tiny, tmp_path):
+    s = DistillSettings(steps=4, batch_size=4, seq_len=16, val_batches=1, precision="no",
+                        loss=LossWeights(hidden=0, attention=0, embedding=1, contrastive=1))
+    out = distill(tiny["teacher"], tiny["init"], [tiny["swa"]], tmp_path / "s", s, progress=False)
+    st = _stats(out)
+    assert set(st["val_loss_after"]) == {"sentences"} and {r["lang"] for r in st["history"]} == {"sentences"}
+    assert set(st["history"][0]) >= {"embedding", "contrastive"} and "hidden" not in st["history"][0]
+
+
+def test_the_parallel_loss_without_parallel_text_is_refused(tiny, tmp_path):
+    s = DistillSettings(steps=2, batch_size=4, seq_len=16, val_batches=1, loss=LossWeights(parallel=1))
+    with pytest.raises(BadInput, match="needs parallel text; give --parallel"):
+        distill(tiny["teacher"], tiny["init"], [tiny["swa"]], tmp_path / "s", s, progress=False)
+
+
+def _cli(*args):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen([sys.executable, "-m", "monoglot", "distill", *map(str, args)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_tiny_random_sentence_batches_resume_exactly_after_sigterm(tiny, tmp_path):
+    args = [tiny["teacher"], tiny["init"], "--corpus", tiny["swa"], "--parallel", f"{tiny['eng']},{tiny['swa']}",
+            "--steps", 12, "--batch-size", 4, "--seq-len", 16, "--checkpoint-every", 4,
+            "--loss", "parallel=1", "--loss", "contrastive=0.5", "--precision", "no", "--quiet"]
+    ref = _cli(*args, "--out", tmp_path / "ref")
+    assert ref.wait(300) == 0, ref.stderr.read()
+    out = tmp_path / "student"
+    p = _cli(*args, "--out", out)
+    target = work_dir(out) / "step-0000004" / "state.json"
+    import time
+
+    deadline = time.time() + 120
+    while not target.is_file():
+        assert p.poll() is None and time.time() < deadline
+        time.sleep(0.005)
+    p.send_signal(signal.SIGTERM)
+    assert p.wait(60) == 143  # 128 + SIGTERM
+    r = _cli(*args, "--out", out, "--resume")
+    assert r.wait(300) == 0, r.stderr.read()
+    from safetensors.torch import load_file
+
+    a, b = load_file(str(out / "model.safetensors")), load_file(str(tmp_path / "ref" / "model.safetensors"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert _stats(out)["history"] == _stats(tmp_path / "ref")["history"]
+
+
+# ---- precision
+
+def test_auto_precision_follows_the_cpu_flags(monkeypatch):
+    import monoglot.distill.precision as P
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    for flags, want in ((frozenset({"avx2", "amx_bf16", "amx_tile"}), "bf16"), (frozenset({"avx512f", "avx512_bf16"}), "no"),
+                        (frozenset({"avx2", "fma"}), "no")):
+        monkeypatch.setattr(P, "cpu_flags", lambda flags=flags: flags)
+        got, why = resolve_precision("auto", "cpu")
+        assert got == want and why.startswith("auto:")
+    assert resolve_precision("no", "cpu") == ("no", "set by the user")
+
+
+def test_tiny_random_bf16_distillation_runs_and_is_recorded(tiny, tmp_path):
+    s = DistillSettings(steps=3, batch_size=4, seq_len=16, val_batches=1, precision="bf16",
+                        loss=LossWeights(hidden=1, attention=1, embedding=1))
+    out = distill(tiny["teacher"], tiny["init"], [tiny["swa"]], tmp_path / "s", s, progress=False)
+    st = _stats(out)
+    assert st["precision"] == "bf16" and st["precision_reason"] == "set by the user"
+    assert all(math.isfinite(r["loss"]) for r in st["history"])
+    from safetensors.torch import load_file
+
+    assert all(v.dtype == torch.float32 for v in load_file(str(out / "model.safetensors")).values())  # fp32 master weights
