@@ -30,7 +30,7 @@ def student_params(vocab: int, layers: int, hidden: int, ffn: int, positions: in
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=None)
-    ap.add_argument("--caps", default="none,30000,25000,22000,20000,18000,15000,12000")
+    ap.add_argument("--caps", default="none,25000,23000,22000,20000,18000,15000,12000")
     ap.add_argument("--layers", type=int, default=4)
     ap.add_argument("--hidden", type=int, default=256)
     ap.add_argument("--ffn", type=int, default=1024)
