@@ -4,7 +4,7 @@ beside the teacher, measured side by side in one run.
 The student is a random-initialised BERT of the shape ``monoglot shrink`` makes from e5-small
 (4 layers, hidden 256, 8 heads, FFN 1024, 30k vocabulary; a 7-class sequence-classification head);
 speed does not depend on the weights' values. The teacher is the real e5-small (XLM-R, 12 layers,
-hidden 384, 250k vocabulary) with the same head, in PyTorch fp32.
+hidden 384, 250k vocabulary; converted as a BERT) with the same kind of head, in PyTorch fp32.
 
 Rows: teacher PyTorch fp32; student PyTorch fp32; student PyTorch bf16 (where the CPU has
 avx512_bf16 or AMX: oneDNN's bf16 kernels; onnxruntime's CPU provider has no bf16 transformer
@@ -128,11 +128,11 @@ def main() -> None:
     cpu = cpu_info()
     rows: dict[str, tuple] = {}
     if not args.no_teacher:
-        from transformers import XLMRobertaForSequenceClassification
+        from transformers import AutoModelForSequenceClassification
 
         from monoglot.teachers import resolve_model
 
-        teacher = XLMRobertaForSequenceClassification.from_pretrained(resolve_model("e5-small"), num_labels=7).eval()
+        teacher = AutoModelForSequenceClassification.from_pretrained(resolve_model("e5-small"), num_labels=7).eval()
         rows["teacher e5-small PyTorch fp32"] = (TorchRunner(teacher), teacher.config.vocab_size)
     V = student.config.vocab_size
     rows["student PyTorch fp32"] = (TorchRunner(student), V)
