@@ -11,6 +11,7 @@ from monoglot.recipe import load_recipe
 # one fine-tuning epoch on real SIB-200 Swahili, tiny throughput measurement
 EVAL_TAIL = '''
 [evaluate]
+method = "finetune"
 tasks = ["sib200:swh_Latn"]
 [evaluate.finetune]
 epochs = 1
@@ -55,7 +56,7 @@ val_batches = 1
     data_ = json.loads((run_dir / "report.json").read_text())
     assert data_["shrink"]["choices"]["layers"]["strategy"] == "importance"
     assert data_["shrink"]["choices"]["hidden"]["strategy"] == "pca"
-    assert set(data_["models"]) == {"teacher", "trimmed teacher", "student", "student (ONNX fp32)", "student (ONNX int8)"}
+    assert set(data_["models"]) == {"teacher", "trimmed teacher", "student-init", "student", "student (ONNX fp32)", "student (ONNX int8)"}
     onnx = data_["models"]["student (ONNX fp32)"]
     assert onnx["bytes"] > data_["models"]["student (ONNX int8)"]["bytes"] and onnx["throughput"]["sequences_per_second"] > 0
     assert 0 <= onnx["scores"]["sib200:swh_Latn/macro_f1"] <= 1 and "| student (ONNX int8) |" in report
@@ -128,7 +129,7 @@ loss = {{ logits = 1.0, hidden = 1.0, attention = 0.0, relations = 1.0 }}
         assert set(meta[n]["stats"]["val_loss_after"]) == {"target", "source"}
     assert json.loads((run_dir / "student" / "config.json").read_text())["num_hidden_layers"] == 1
     report = json.loads((run_dir / "report.json").read_text())
-    assert set(report["models"]) == {"teacher", "trimmed teacher", "assistant", "student"}
+    assert set(report["models"]) == {"teacher", "trimmed teacher", "assistant", "student-init", "student"}
 
 
 def test_every_shipped_recipe_validates():

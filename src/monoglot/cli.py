@@ -192,9 +192,9 @@ def adapt(teacher: str = typer.Argument(..., help="Teacher model directory (usua
 
 @app.command()
 def evaluate(models: List[str] = typer.Argument(..., help="Model directories or hub ids."),
-             task: List[str] = typer.Option(..., "--task", help="FAMILY:LANG (sib200:swh_Latn, masakhapos:swa, masakhaner2:swa, afrisenti:swa, ud:UD_Welsh-CCG), SRC->TGT for zero-shot transfer (sib200:eng_Latn->sib200:swh_Latn), a folder of train/dev/test files, or hf:DATASET; repeatable."),
+             task: List[str] = typer.Option(..., "--task", help="FAMILY:LANG (sib200:swh_Latn, masakhapos:swa, masakhaner2:swa, afrisenti:swa, ud:UD_Welsh-CCG), SRC->TGT for zero-shot transfer (sib200:eng_Latn->sib200:swh_Latn), a folder of train/dev/test files, or hf:DATASET; with --method probe also flores:eng_Latn-swh_Latn or bitext:FILE1,FILE2 (bitext mining); repeatable."),
              out: Path = typer.Option(..., "--out", help="Directory for the results (created; must not exist)."),
-             method: str = typer.Option("full", help="full fine-tuning, lt-sft (sparse, BiStil), or lora (peft, frozen body)."),
+             method: str = typer.Option("full", help="full fine-tuning, lt-sft (sparse, BiStil), lora (peft, frozen body), or probe (frozen encoder, MTEB's protocol; also flores:SRC-TGT and bitext:FILE1,FILE2 tasks)."),
              epochs: int = typer.Option(3, help="Fine-tuning epochs (the best on dev is tested)."),
              lr: float = typer.Option(5e-5, help="Fine-tuning learning rate."),
              lr_grid: Optional[str] = typer.Option(None, help="Comma-separated learning rates; the best on dev (first seed) is used, e.g. 5e-5,2e-4,5e-4."),
@@ -206,15 +206,24 @@ def evaluate(models: List[str] = typer.Argument(..., help="Model directories or 
              seed: int = typer.Option(42, help="First random seed."),
              data: Optional[Path] = typer.Option(None, help="Data root (default $MONOGLOT_DATA or ../shared/data)."),
              quiet: bool = NoProgress) -> None:
-    """Fine-tune and test each model on each task, the same way for every model; selection on dev only."""
+    """Fine-tune and test each model on each task, the same way for every model; selection on dev only.
+    With --method probe: frozen-encoder probes with MTEB's protocol instead (no fine-tuning)."""
     from .artifacts import atomic_dir
     from .paths import data_root
     from .tasks import FinetuneSettings, evaluate as run_eval, load_task
     from .teachers import resolve_model
 
     root = data_root(data)
-    tasks = {t: load_task(t, root) for t in task}
     paths = [resolve_model(m) for m in models]
+    if method == "probe":
+        from .tasks.probe import probe_model
+
+        with atomic_dir(out) as tmp:
+            results = {m: probe_model(p, list(task), root, progress=not quiet, seed=seed) for m, p in zip(models, paths)}
+            (tmp / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+        _print_results(results)
+        return
+    tasks = {t: load_task(t, root) for t in task}
     try:
         grid = [float(x) for x in lr_grid.split(",")] if lr_grid else []
     except ValueError:
@@ -224,9 +233,14 @@ def evaluate(models: List[str] = typer.Argument(..., help="Model directories or 
     with atomic_dir(out) as tmp:
         results = {m: {t: run_eval(p, tasks[t], s, progress=not quiet, teacher=teacher) for t in task} for m, p in zip(models, paths)}
         (tmp / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    _print_results(results)
+
+
+def _print_results(results: dict[str, dict[str, dict]]) -> None:
+    """One line per (model, task): every metric as mean±std (fractions in [0, 1])."""
     for m, per in results.items():
         for t, r in per.items():
-            typer.echo(f"{m}\t{t}\t" + "\t".join(f"{k}={v:.4f}±{r['std'][k]:.4f}" for k, v in r["metrics"].items()))
+            typer.echo(f"{m}\t{t}\t{r.get('method', '')}\t" + "\t".join(f"{k}={v:.4f}±{r['std'].get(k, 0.0):.4f}" for k, v in r["metrics"].items()))
 
 
 @app.command()
@@ -256,7 +270,7 @@ def report(run_dir: Path = typer.Argument(..., help="A run directory written by 
         raise BadInput(f"{run_dir} holds no recipe.json; pass the directory that 'monoglot run' wrote (OUT/<name>)")
     recipe = Recipe.model_validate_json(f.read_text())
     labels = {"trimmed teacher": run_dir / "trimmed", **({"assistant": run_dir / "assistant"} if recipe.assistant else {}),
-              "student": run_dir / "student"}
+              "student-init": run_dir / "student-init", "student": run_dir / "student"}
     for label, p in labels.items():
         if not read_meta(p).get("settings_hash"):
             raise BadInput(f"{p} is missing or incomplete; finish the run with 'monoglot run' first")

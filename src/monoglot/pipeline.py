@@ -61,10 +61,38 @@ def _cached_stage(name: str, out: Path, h: str, run: Callable[[Path], object], r
 
 
 def evaluation_texts(tasks: list[str], root: Path) -> list[str]:
-    """Every sentence of every split of the evaluation tasks (for decontamination)."""
+    """Every sentence of every split of the evaluation tasks, both sides of bitext tasks (for
+    decontamination)."""
     from .tasks import task_sentences
+    from .tasks.bitext import is_bitext, read_bitext
 
-    return [s for t in tasks for s in task_sentences(t, root)]
+    out = []
+    for t in tasks:
+        out += [s for side in read_bitext(t, root) for s in side] if is_bitext(t) else task_sentences(t, root)
+    return out
+
+
+def recipe_tasks(recipe: Recipe, root: Path) -> tuple[list[str], str]:
+    """The recipe's evaluation tasks and a note for the report: ``[evaluate] tasks`` as given, else
+    :func:`monoglot.tasks.defaults.default_tasks` for the recipe's languages."""
+    from .tasks.defaults import default_tasks
+
+    if recipe.evaluate.tasks is not None:
+        return list(recipe.evaluate.tasks), ""
+    return default_tasks(recipe.languages, root)
+
+
+def check_tasks(tasks: list[str], root: Path) -> None:
+    """Read every task once so that a bad name or file fails before any compute.
+
+    Raises:
+        BadInput: as :func:`monoglot.tasks.load_task` or :func:`monoglot.tasks.bitext.read_bitext`.
+    """
+    from .tasks import load_task
+    from .tasks.bitext import is_bitext, read_bitext
+
+    for t in tasks:
+        read_bitext(t, root) if is_bitext(t) else load_task(t, root)
 
 
 def run_recipe(recipe: Recipe, out: str | Path | None = None, data: str | Path | None = None,
@@ -77,15 +105,18 @@ def run_recipe(recipe: Recipe, out: str | Path | None = None, data: str | Path |
     from .distill import DistillSettings, LossWeights, adapt_teacher, distill
     from .recipe import StepSection
     from .shrink import shrink_to_dir
-    from .tasks import load_task
     from .teachers import resolve_model
     from .vocab import trim_to_corpus
 
     root = data_root(data)
     run_dir = Path(out or recipe.out) / recipe.name
     corpora = [resolve_corpus(c, root) for c in recipe.data.corpora]
-    for t in recipe.evaluate.tasks:
-        load_task(t, root)  # fail early on a bad task name or file
+    tasks, note = recipe_tasks(recipe, root)
+    if recipe.evaluate.deploy and not tasks:
+        raise BadInput("recipe: [evaluate] deploy = true but there are no tasks to fine-tune; list tasks in [evaluate]")
+    check_tasks(tasks, root)  # fail early on a bad task name or file
+    if note:
+        console.print(note)
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json_atomic(run_dir / "recipe.json", recipe.model_dump())
 
@@ -95,11 +126,11 @@ def run_recipe(recipe: Recipe, out: str | Path | None = None, data: str | Path |
     h_trim = settings_hash("trim", recipe.teacher, [str(c) for c in corpora + sources], col, recipe.trim.model_dump())
     trimmed = _cached_stage("trim", run_dir / "trimmed", h_trim, lambda o: trim_to_corpus(
         teacher, corpora + sources, o, recipe.trim, text_column=col, overwrite=True, progress=progress))
-    eval_texts = evaluation_texts(recipe.evaluate.tasks, root)  # decontaminates importance scoring and distillation
+    eval_texts = evaluation_texts(tasks, root)  # decontaminates importance scoring and distillation
     parent, h_parent = trimmed, h_trim
     if recipe.adapt is not None:
         a = recipe.adapt
-        h_parent = settings_hash("adapt", h_trim, a.model_dump(), recipe.evaluate.tasks)
+        h_parent = settings_hash("adapt", h_trim, a.model_dump(), tasks)
         s = DistillSettings(lr=a.lr, batch_size=a.batch_size, seq_len=a.seq_len, text_column=col, loss=LossWeights(hidden=0, attention=0, mlm=1))
         parent = _cached_stage("adapt", run_dir / "adapted", h_parent, lambda o: adapt_teacher(
             trimmed, corpora, o, head_steps=a.head_steps, mlm_steps=a.mlm_steps, settings=s, eval_texts=eval_texts,
@@ -107,14 +138,16 @@ def run_recipe(recipe: Recipe, out: str | Path | None = None, data: str | Path |
     steps = ([("assistant", recipe.assistant)] if recipe.assistant else []) + [("student", StepSection(shrink=recipe.shrink, distill=recipe.distill))]
     made = {}
     for name, step in steps:
-        h_init = settings_hash("shrink", h_parent, step.shrink.model_dump(), recipe.evaluate.tasks, recipe.measure.model_dump())
+        h_init = settings_hash("shrink", h_parent, step.shrink.model_dump(), tasks, recipe.measure.model_dump())
         init = _cached_stage(f"shrink ({name})", run_dir / f"{name}-init", h_init, lambda o: shrink_to_dir(
             parent, o, step.shrink, corpora=corpora, text_column=col, eval_texts=eval_texts,
             measure=recipe.measure.model_dump(), overwrite=True, progress=progress))
-        h_out = settings_hash("distill", h_init, step.distill.model_dump(), recipe.evaluate.tasks, [str(c) for c in sources])
+        h_out = settings_hash("distill", h_init, step.distill.model_dump(), tasks, [str(c) for c in sources])
         out_dir = _cached_stage(f"distill ({name})", run_dir / name, h_out, lambda o: distill(
             parent, init, corpora, o, step.distill.model_copy(update={"text_column": col}), source_corpora=sources,
             eval_texts=eval_texts, overwrite=True, resume=True, progress=progress), resumable=True)
+        if name == "student":  # the baseline: the student before distillation
+            made["student-init"] = (init, h_init)
         made[name] = (out_dir, h_out)
         parent, h_parent = out_dir, h_out
 
@@ -129,43 +162,66 @@ def finish_run(run_dir: Path, recipe: Recipe, models: dict[str, tuple[str | Path
     deployment rows if the recipe asks, and write the report; return ``run_dir``."""
     from .report import build_report
 
-    results = evaluate_models(models, recipe, run_dir / "eval", root, progress)
+    tasks, note = recipe_tasks(recipe, root)
+    results = evaluate_models(models, recipe, run_dir / "eval", root, progress, tasks=tasks)
     paths = {k: v[0] for k, v in models.items()}
     if recipe.evaluate.deploy:
         label = list(models)[-1]
         rows = deploy_rows(label, models[label][0], results[label], recipe, run_dir / "deploy", root, progress)
         results.update(rows)
         paths.update({k: next(iter(per.values()))["onnx_dir"] for k, per in rows.items() if per})
-    return build_report(run_dir, recipe, paths, results)
+    return build_report(run_dir, recipe, paths, results, note=note)
 
 
 def evaluate_models(models: dict[str, tuple[str | Path, str]], recipe: Recipe, eval_dir: Path, root: Path,
-                    progress: bool = True) -> dict[str, dict[str, dict]]:
-    """Fine-tune and test every model on every task of the recipe, caching each result by hash.
+                    progress: bool = True, tasks: list[str] | None = None) -> dict[str, dict[str, dict]]:
+    """Test every model on every task (``tasks``, default the recipe's) with the recipe's method:
+    frozen-encoder probes (:func:`monoglot.tasks.probe.probe_model`) or fine-tuning
+    (:func:`monoglot.tasks.evaluate`); each result is cached in ``eval_dir`` by settings hash.
 
     Returns:
-        ``{model label: {task: monoglot.tasks.evaluate result}}`` (mean and std over seeds).
+        ``{model label: {task: result}}`` (metrics as fractions; mean and std over seeds or
+        probe experiments).
     """
     from .tasks import evaluate
 
+    tasks = recipe_tasks(recipe, root)[0] if tasks is None else tasks
+    method = recipe.evaluate.method
     out: dict[str, dict[str, dict]] = {}
     for label, (path, h) in reversed(list(models.items())):  # the newest model first: its verdict matters most
         ft = recipe.evaluate.finetune
         if label in ("teacher", "trimmed teacher") and recipe.evaluate.teacher_lr_grid is not None:
             ft = ft.model_copy(update={"lr_grid": recipe.evaluate.teacher_lr_grid})
-        for task in recipe.evaluate.tasks:
-            key = settings_hash("evaluate", h, task, ft.model_dump())
-            f = eval_dir / f"{label.replace(' ', '-')}__{task.replace(':', '-')}.json"
-            if f.is_file() and json.loads(f.read_text()).get("settings_hash") == key:
-                res = json.loads(f.read_text())
+        keys, todo = {}, []
+        for task in tasks:
+            keys[task] = (settings_hash("probe", h, task, ft.seed) if method == "probe"
+                          else settings_hash("evaluate", h, task, ft.model_dump()))
+            f = _eval_file(eval_dir, label, task, method)
+            if f.is_file() and json.loads(f.read_text()).get("settings_hash") == keys[task]:
+                out.setdefault(label, {})[task] = json.loads(f.read_text())
                 console.print(f"[green]✓[/] evaluate {label} on {task}: cached")
             else:
+                todo.append(task)
+        if todo and method == "probe":
+            from .tasks.probe import probe_model
+
+            console.print(f"[bold]▶ probe[/] {label} on {', '.join(todo)}")
+            fresh = probe_model(str(path), todo, root, progress=progress, seed=ft.seed)
+        else:
+            fresh = {}
+            for task in todo:
                 console.print(f"[bold]▶ evaluate[/] {label} on {task}")
-                res = evaluate(str(path), task, ft, data_root=root, progress=progress)
-                res["settings_hash"] = key
-                write_json_atomic(f, res)
+                fresh[task] = evaluate(str(path), task, ft, data_root=root, progress=progress)
+        for task, res in fresh.items():
+            res["settings_hash"] = keys[task]
+            write_json_atomic(_eval_file(eval_dir, label, task, method), res)
             out.setdefault(label, {})[task] = res
-    return {label: out[label] for label in models if label in out}
+    return {label: {t: out[label][t] for t in tasks if t in out[label]} for label in models if label in out}
+
+
+def _eval_file(eval_dir: Path, label: str, task: str, method: str) -> Path:
+    name = task.replace(":", "-").replace("/", "_").replace(",", "+")
+    return eval_dir / f"{label.replace(' ', '-')}__{name}{'.probe' if method == 'probe' else ''}.json"
 
 
 def deploy_rows(label: str, model_dir: str | Path, results: dict[str, dict], recipe: Recipe, out: Path, root: Path,

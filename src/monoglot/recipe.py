@@ -9,7 +9,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .distill import DistillSettings
 from .errors import BadInput, first_validation_error
@@ -55,12 +57,23 @@ class StepSection(_Strict):
 
 
 class EvaluateSection(_Strict):
-    """Downstream tasks, fine-tuned and tested the same way for every model."""
+    """Downstream tasks, tested the same way for every model: frozen-encoder probes with MTEB's
+    protocol (``method = "probe"``, the default) or fine-tuning (``"finetune"``).
 
-    tasks: list[str] = Field(default_factory=lambda: ["sib200:swh_Latn", "masakhapos:swa"])
+    ``tasks = None`` (the default): every task that exists under the data root for the recipe's
+    languages (:func:`monoglot.pipeline.default_tasks`)."""
+
+    method: Literal["probe", "finetune"] = Field("probe", description="probe: frozen encoder, MTEB's protocol (minutes); finetune: fine-tune every model on every task")
+    tasks: list[str] | None = Field(None, description="task specs; None: the tasks under the data root for the recipe's languages")
     finetune: FinetuneSettings = Field(default_factory=FinetuneSettings)
     teacher_lr_grid: list[float] | None = Field(None, description="learning rates tried for the teacher and the trimmed teacher (default: finetune.lr_grid); base-size models have well-known rates")
-    deploy: bool = Field(False, description="also export the final student's task models to ONNX (fp32 and int8) and score them with onnxruntime")
+    deploy: bool = Field(False, description="also export the final student's task models to ONNX (fp32 and int8) and score them with onnxruntime (needs method = \"finetune\")")
+
+    @model_validator(mode="after")
+    def _deploy_needs_finetune(self) -> "EvaluateSection":
+        if self.deploy and self.method != "finetune":
+            raise ValueError('deploy = true exports fine-tuned task models; set method = "finetune" or deploy = false')
+        return self
 
 
 class MeasureSection(_Strict):

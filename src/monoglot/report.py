@@ -18,7 +18,8 @@ from .plots import pareto_plots
 from .progress import console
 from .recipe import Recipe
 
-METRIC_LABELS = {"accuracy": "acc", "macro_f1": "macro-F1", "upos_accuracy": "UPOS acc", "entity_f1": "entity F1"}
+METRIC_LABELS = {"accuracy": "acc", "macro_f1": "macro-F1", "upos_accuracy": "UPOS acc", "entity_f1": "entity F1",
+                 "f1": "bitext F1"}
 
 
 def _versions() -> dict[str, str]:
@@ -34,7 +35,9 @@ def _task_columns(results: dict[str, dict[str, dict]]) -> list[tuple[str, str]]:
     cols: list[tuple[str, str]] = []
     for per_task in results.values():
         for task, res in per_task.items():
-            if res["kind"] != "token":
+            if res["kind"] == "bitext":
+                names = ["f1"]
+            elif res["kind"] != "token":
                 names = ["accuracy", "macro_f1"]
             else:  # NER: entity F1; POS: UPOS accuracy
                 names = [next((m for m in ("entity_f1", "upos_accuracy") if m in res["metrics"]), "accuracy")]
@@ -65,11 +68,13 @@ def measure_models(models: dict[str, str | Path], recipe: Recipe) -> dict[str, d
 
 
 def build_report(run_dir: str | Path, recipe: Recipe, models: dict[str, str | Path],
-                 results: dict[str, dict[str, dict]]) -> Path:
+                 results: dict[str, dict[str, dict]], note: str = "") -> Path:
     """Measure ``models`` and write ``report.json`` and ``report.md`` into ``run_dir``.
 
     ``models`` maps a label to a model directory, the first being the reference (the teacher);
-    ``results`` maps a label and a task to an :func:`monoglot.tasks.evaluate_task` result.
+    ``results`` maps a label and a task to a :func:`monoglot.tasks.evaluate` or
+    :func:`monoglot.tasks.probe.probe_model` result; ``note`` (e.g. how default tasks were chosen)
+    is printed under the report's title.
     """
     run_dir = Path(run_dir)
     rows = measure_models(models, recipe)
@@ -91,12 +96,14 @@ def build_report(run_dir: str | Path, recipe: Recipe, models: dict[str, str | Pa
         row["primary"] = primary
         row["relative_to_teacher"] = {t: v / ref_primary[t] for t, v in primary.items() if ref_primary.get(t)}
         row["average_score"] = sum(primary.values()) / len(primary) if primary else None
+        kept = list(row["relative_to_teacher"].values())
+        row["average_kept"] = sum(kept) / len(kept) if kept else None
     shrink = read_meta(Path(models["student"]).parent / "student-init").get("stats", {}) if "student" in models else {}
     trim = read_meta(models["trimmed teacher"]).get("stats", {}) if "trimmed teacher" in models else {}
     report = {
               "trim": {k: v for k, v in trim.items() if k not in ("corpus",)},"recipe": recipe.model_dump(), "versions": _versions(), "models": rows,
               "shrink": {k: shrink[k] for k in ("steps", "choices") if k in shrink},
-              "evaluation": results, "distill": {k: v for k, v in read_meta(models.get("student", "")).get("stats", {}).items() if k != "history"} if "student" in models else {}}
+              "evaluation": results, "note": note, "distill": {k: v for k, v in read_meta(models.get("student", "")).get("stats", {}).items() if k != "history"} if "student" in models else {}}
     report["plots"] = [p.name for p in pareto_plots(rows, run_dir)]
     for label, row in rows.items():  # model cards for the directories this run wrote
         if Path(row["path"]).resolve().is_relative_to(run_dir.resolve()) and "(ONNX" not in label:
@@ -113,18 +120,21 @@ def render_markdown(report: dict[str, Any], cols: list[tuple[str, str]]) -> str:
     ms = report["recipe"]["measure"]
     first = next(iter(report["models"].values()))
     head = ["model", "params", "embedding", "encoder", "MB", "fewer params", "compression", "seq/s", "speed-up"]
-    head += [f"{t} {METRIC_LABELS.get(m, m)}" for t, m in cols]
-    lines = [f"# monoglot report: {report['recipe']['name']}", "",
-             f"Teacher `{report['recipe']['teacher']}`. Throughput: batch {ms['batch_size']} x {ms['seq_len']} tokens, "
-             f"{first['throughput']['threads']} CPU threads, same run for every model. Scores: fine-tuned on train, "
-             "best epoch chosen on dev, reported on test.", "",
-             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    head += [f"{t} {METRIC_LABELS.get(m, m)}" for t, m in cols] + ["average kept vs teacher"]
+    how = SCORE_PROTOCOL.get(report["recipe"].get("evaluate", {}).get("method", "finetune"), SCORE_PROTOCOL["finetune"])
+    lines = [f"# monoglot report: {report['recipe']['name']}", ""]
+    if report.get("note"):
+        lines += [f"Tasks: {report['note']}.", ""]
+    lines += [f"Teacher `{report['recipe']['teacher']}`. Throughput: batch {ms['batch_size']} x {ms['seq_len']} tokens, "
+              f"{first['throughput']['threads']} CPU threads, same run for every model. Scores: {how}", "",
+              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for label, r in report["models"].items():
         p = r["parameters"]
         cells = [label, f"{p['total'] / 1e6:.2f}M", f"{p['embedding'] / 1e6:.2f}M", f"{p['encoder'] / 1e6:.2f}M",
                  f"{r['bytes'] / 1e6:.1f}", f"{100 * r['fewer_parameters']:.1f}%", f"{r['compression_ratio']:.1f}x",
                  f"{r['throughput']['sequences_per_second']:.1f}", f"{r['speedup']:.1f}x"]
         cells += [_score(r, f"{t}/{m}") for t, m in cols]
+        cells.append("–" if r.get("average_kept") is None else f"{100 * r['average_kept']:.1f}%")
         lines.append("| " + " | ".join(cells) + " |")
     lines += task_tables(report, cols)
     if report.get("plots"):
@@ -146,6 +156,16 @@ def render_markdown(report: dict[str, Any], cols: list[tuple[str, str]]) -> str:
     lines += ["", "## Versions", "", ", ".join(f"{k} {v}" for k, v in report["versions"].items()),
               "", "## Recipe", "", "```json", __import__("json").dumps(report["recipe"], indent=2), "```", ""]
     return "\n".join(lines)
+
+
+SCORE_PROTOCOL = {
+    "finetune": "fine-tuned on train, best epoch chosen on dev, reported on test.",
+    "probe": ("frozen-encoder probes with MTEB's protocol (sentence tasks: the model's query prompt, mean pooling, "
+              "logistic regression on 8 training examples per label, mean ± std of 10 draws, test accuracy and "
+              "macro-F1; token tasks: logistic regression on each word's first sub-word; bitext: cosine nearest "
+              "neighbour, F1 averaged over both directions); reported on test."),
+}
+"""How the report's scores were obtained, per ``[evaluate] method``."""
 
 
 def format_score(v: float | None, std: float | None) -> str:
@@ -170,7 +190,12 @@ def task_tables(report: dict[str, Any], cols: list[tuple[str, str]]) -> list[str
             continue
         kind = "zero-shot from " + task.split("->")[0] if "->" in task else "in-language"
         lines += ["", f"### {task} ({kind}; {METRIC_LABELS.get(metric, metric)} on test)", "",
-                  "| model | score | vs teacher | drop vs teacher | params | MB | seq/s |", "|---|---|---|---|---|---|---|"]
+                  "| model | score | kept vs teacher | drop vs teacher | params | MB | seq/s |", "|---|---|---|---|---|---|---|"]
+        base = next((r[task].get("majority", {}).get(metric) for r in ev.values() if task in r), None)
+        if base is None and metric == "accuracy":
+            base = next((r[task].get("majority_baseline") for r in ev.values() if task in r), None)
+        if base is not None:
+            lines.append(f"| {'chance' if metric == 'f1' else 'majority class'} | {format_score(base, None)} | – | – | – | – | – |")
         for label, r in report["models"].items():
             if task not in ev.get(label, {}):
                 continue

@@ -47,6 +47,7 @@ class FinetuneSettings(BaseModel):
     weight_decay: float = Field(0.01, ge=0)
     freeze_embeddings: bool = True
     eval_every_epoch: bool = True
+    patience: int | None = Field(None, ge=1, description="early stopping: stop after this many epochs without a better dev score (None: run every epoch)")
     max_train_examples: int | None = Field(None, ge=1, description="train on a seeded random sample of at most this many train examples (a compute budget, the same for every model); None: all")
     seeds: int = Field(1, ge=1, description="runs with seeds seed, seed+1, ...; the result gives mean and standard deviation")
     lr_grid: list[float] = Field(default_factory=list, description="learning rates tried with the first seed; the best on DEV is used (empty: lr)")
@@ -246,7 +247,8 @@ def _progress(enabled: bool):
 def fit(model, task: TaskData, train: Encoded, dev: Encoded, settings: FinetuneSettings, pad_id: int, *,
         extra_loss: Callable | None = None, after_step: Callable[[], None] | None = None,
         progress: bool = True, label: str | None = None) -> dict[str, Any]:
-    """Train ``model`` on ``train`` for ``settings.epochs`` epochs and keep the epoch best on ``dev``.
+    """Train ``model`` on ``train`` for ``settings.epochs`` epochs (fewer with ``settings.patience``:
+    early stopping on dev) and keep the epoch best on ``dev``.
 
     AdamW (no decay on biases and LayerNorms) with linear warmup and decay, length-bucketed
     shuffled batches. ``extra_loss(model, batch) -> loss`` replaces the loss (task
@@ -254,7 +256,7 @@ def fit(model, task: TaskData, train: Encoded, dev: Encoded, settings: FinetuneS
     weights there). On return the model holds the best epoch's trainable weights.
 
     Returns:
-        ``{"dev_metrics", "best_epoch" (1-based), "train_seconds", "eval_seconds"}``.
+        ``{"dev_metrics", "best_epoch" (1-based), "epochs_run", "train_seconds", "eval_seconds"}``.
     """
     token = task.kind == "token"
     params = [p for p in model.parameters() if p.requires_grad]
@@ -297,9 +299,12 @@ def fit(model, task: TaskData, train: Encoded, dev: Encoded, settings: FinetuneS
                 if best_dev is None or dev_metrics[key] > best_dev[key]:
                     best_dev, best_epoch = dev_metrics, epoch
                     best = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
-    if best_epoch != settings.epochs:
+                elif settings.patience is not None and epoch - best_epoch >= settings.patience:
+                    break  # early stopping on dev
+    if best_epoch != epoch:
         model.load_state_dict(best, strict=False)
-    return {"dev_metrics": best_dev, "best_epoch": best_epoch, "train_seconds": train_s, "eval_seconds": eval_s}
+    return {"dev_metrics": best_dev, "best_epoch": best_epoch, "epochs_run": epoch, "train_seconds": train_s,
+            "eval_seconds": eval_s}
 
 
 def subsample_train(task: TaskData, limit: int | None, seed: int = 0) -> TaskData:
@@ -394,7 +399,7 @@ def evaluate_task(model_dir: str | Path, task: str | TaskData, settings: Finetun
         tokenizer.save_pretrained(save_to)
     return {
         "task": task.name, "kind": task.kind, "model": str(model_dir), "method": settings.method + ("+distill" if teacher is not None else ""),
-        "metric": task.metric, "metrics": test_metrics, "dev_metrics": fitted["dev_metrics"], "best_epoch": fitted["best_epoch"],
+        "metric": task.metric, "metrics": test_metrics, "dev_metrics": fitted["dev_metrics"], "best_epoch": fitted["best_epoch"], "epochs_run": fitted.get("epochs_run"),
         "train_seconds": round(fitted["train_seconds"], 2), "eval_seconds": round(eval_s, 2),
         "n_train": len(train.ids), "n_dev": len(dev.ids), "n_test": len(test.ids),
         "majority_baseline": majority_baseline(task),
