@@ -94,7 +94,9 @@ def test_exported_logits_match_pytorch_with_padding(which, request):
     assert AutoTokenizer.from_pretrained(out)(texts[0])["input_ids"] == tokenizer(texts[0])["input_ids"]
     assert AutoConfig.from_pretrained(out).num_labels == len(task.labels)
     meta = json.loads((out / "monoglot.json").read_text())
-    assert meta["stage"] == "export-onnx" and meta["stats"]["exporter"] == "dynamo"
+    assert meta["stage"] == "export-onnx" and meta["stats"]["exporter"] == "torchscript+ort-transformer-optimizer"
+    fused = meta["stats"]["fused_operators"]
+    assert fused["Attention"] == 2 and fused["SkipLayerNormalization"] == 4  # 2 layers: attention and FFN residuals
     assert meta["stats"]["max_abs_diff"] < 1e-4
 
 

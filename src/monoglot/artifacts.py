@@ -194,7 +194,8 @@ def write_meta(model_dir: str | Path, stage: str, parent: str | None, settings: 
     """Write ``monoglot.json`` into ``model_dir`` and return its content.
 
     ``parent`` is the model directory or hub id the stage read; ``settings`` are the stage's
-    options; ``stats`` are its measurements (counts, bytes, seconds, ...).
+    options; ``stats`` are its measurements (counts, bytes, seconds, ...). An encoder stage's output
+    from an embedding teacher also gets the sentence-transformers files (:mod:`monoglot.st_format`).
     """
     meta = {
         "monoglot_version": __version__,
@@ -206,6 +207,10 @@ def write_meta(model_dir: str | Path, stage: str, parent: str | None, settings: 
         **extra,
     }
     Path(model_dir, META).write_text(json.dumps(meta, indent=2, ensure_ascii=False, default=str) + "\n")
+    from .st_format import EMBEDDING_STAGES, write_sentence_transformers
+
+    if stage in EMBEDDING_STAGES:  # an encoder from an embedding teacher also loads with SentenceTransformer(dir)
+        write_sentence_transformers(model_dir)
     return meta
 
 

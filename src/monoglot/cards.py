@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from .artifacts import read_meta, write_text_atomic
+from .st_format import USAGE, has_sentence_transformers
 
 HUB_IDS = {"e5-small": "intfloat/multilingual-e5-small"}
 
@@ -18,7 +19,8 @@ def model_card(model_dir: str | Path, *, name: str, languages: list[str], base_m
                row: dict[str, Any], results: dict[str, dict], teacher_label: str = "teacher") -> Path:
     """Write ``model_dir/README.md``: YAML front matter (``language``, ``license``, ``base_model``,
     ``library_name``, ``tags``, ``metrics``, ``model-index`` with each task's test score) and a short
-    description of how the model was made, its size, speed and scores.
+    description of how the model was made, its size, speed and scores; for a directory with the
+    sentence-transformers files (:mod:`monoglot.st_format`), the three-line sentence-transformers usage.
 
     ``row`` is the model's row of the report (parameters, bytes, throughput, speed-up);
     ``results`` maps a task to its evaluation result (``metric``, ``metrics``, ``std``).
@@ -26,9 +28,11 @@ def model_card(model_dir: str | Path, *, name: str, languages: list[str], base_m
     from .report import format_score  # the report's own format (report imports this module)
 
     meta = read_meta(model_dir)
+    sentence_transformers = has_sentence_transformers(model_dir)
     metrics = sorted({r["metric"] for r in results.values()})
     lines = ["---"] + _yaml_list("language", languages) + [f"license: {license}", f"base_model: {HUB_IDS.get(base_model, base_model)}",
              "library_name: transformers", "tags:", "- monoglot", "- knowledge-distillation", "- model-compression"]
+    lines += ["- sentence-transformers", "- sentence-similarity"] if sentence_transformers else []
     lines += _yaml_list("metrics", metrics)
     if results:
         lines += ["model-index:", f"- name: {name}", "  results:"]
@@ -43,6 +47,10 @@ def model_card(model_dir: str | Path, *, name: str, languages: list[str], base_m
               f"- parameters: {row['parameters']['total'] / 1e6:.2f}M ({100 * row['fewer_parameters']:.1f}% fewer than the {teacher_label})",
               f"- weights: {row['bytes'] / 1e6:.1f} MB",
               f"- CPU throughput: {row['throughput']['sequences_per_second']:.1f} sequences/s ({row['speedup']:.1f}x the {teacher_label})", ""]
+    if sentence_transformers:
+        lines += ["Sentence embeddings with [sentence-transformers](https://www.sbert.net) (the teacher's prompts, "
+                  "mean pooling, L2 normalisation; `monoglot embed` writes them without code):", "",
+                  USAGE.format(path=name, example="Habari ya asubuhi" if "sw" in languages else "Hello world"), ""]
     if results:
         lines += ["| task | metric | test score |", "|---|---|---|"]
         for task, r in results.items():

@@ -53,7 +53,10 @@ def teacher(name: str = typer.Argument(..., help="e5-small (the embedded default
         path = resolve_model(name, trust_remote_code=trust_remote_code)
         if name in EMBEDDED:
             for f in Path(path).iterdir():
-                shutil.copy2(f, tmp / f.name)
+                (shutil.copytree if f.is_dir() else shutil.copy2)(f, tmp / f.name)
+            from .st_format import write_sentence_transformers
+
+            write_sentence_transformers(tmp)  # a cache converted before the sentence-transformers files existed
         else:
             load_saved_architecture(path).save_pretrained(tmp)
             save_tokenizer(load_tokenizer(path, trust_remote_code=trust_remote_code), tmp)
@@ -327,6 +330,23 @@ def report(run_dir: Path = typer.Argument(..., help="A run directory written by 
               **{k: (p, read_meta(p)["settings_hash"]) for k, p in labels.items()}}
     finish_run(run_dir, recipe, models, data_root(must_exist=False), progress=True)
     typer.echo((run_dir / "report.md").read_text())
+
+
+@app.command()
+def embed(model: str = typer.Argument(..., help="Model directory, hub id, or e5-small."),
+          file: Path = typer.Argument(..., help="UTF-8 text file, one text per line."),
+          out: Path = typer.Option(..., "--out", help="Where to write the embeddings: .npy or .safetensors."),
+          kind: str = typer.Option("query", "--kind", help="Prompt kind: query (classification, queries) or passage (documents)."),
+          batch_size: int = typer.Option(32, "--batch-size", help="Texts per forward pass."),
+          max_length: int = typer.Option(512, "--max-length", help="Tokens per text at most (longer texts are truncated)."),
+          overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output file."),
+          quiet: bool = NoProgress) -> None:
+    """Write the L2-normalised sentence embeddings of every line of FILE (one row per line)."""
+    from .embed import embed_file
+
+    emb = embed_file(model, file, out, kind=kind, batch_size=batch_size, max_length=max_length,
+                     overwrite=overwrite, progress=not quiet)
+    typer.echo(f"{out}: {emb.shape[0]} x {emb.shape[1]} float32")
 
 
 def _print_stats(out: Path, skip: tuple[str, ...] = ()) -> None:

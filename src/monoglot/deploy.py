@@ -160,7 +160,7 @@ def _max_diff(a: np.ndarray, b: np.ndarray, mask: np.ndarray, token: bool) -> fl
 
 
 def export_onnx(model, tokenizer, out: str | Path, *, opset: int | None = None,
-                texts: list[str] | None = None, overwrite: bool = False) -> Path:
+                texts: list[str] | None = None, overwrite: bool = False, optimize: bool = True) -> Path:
     """Export a fine-tuned task model to ``out/model.onnx`` and check it against PyTorch.
 
     Args:
@@ -172,8 +172,12 @@ def export_onnx(model, tokenizer, out: str | Path, *, opset: int | None = None,
         opset: the ONNX opset (default: the exporter's own, 20 with torch 2.13).
         texts: texts for the check (default :data:`SAMPLE_TEXTS`); at least two, of different lengths.
         overwrite: replace an existing ``out``.
+        optimize: fuse the graph with onnxruntime's transformer optimizer (see :func:`_export_fused`);
+            if that fails, the plain export below is used.
 
-    The graph is exported with the torch.export-based exporter (``dynamo=True``) on a padded batch
+    With ``optimize`` (the default), the graph is exported by the TorchScript exporter with eager
+    attention and fused by onnxruntime's transformer optimizer (:func:`_export_fused`). Otherwise,
+    or if that fails, the graph is exported with the torch.export-based exporter (``dynamo=True``) on a padded batch
     of the first half of ``texts``, with dynamic batch and sequence axes; where that exporter fails,
     the TorchScript exporter (``dynamo=False``) is tried. onnxruntime's logits are then compared
     with PyTorch's on that batch and on a batch of all ``texts`` (another shape), at every real
@@ -182,7 +186,7 @@ def export_onnx(model, tokenizer, out: str | Path, *, opset: int | None = None,
     Returns:
         ``out``, holding ``model.onnx`` (+ external weight files above 1.5 GB of weights), the
         tokenizer, ``config.json`` and ``monoglot.json`` (stats: ``max_abs_diff``, ``exporter``,
-        ``weights_bytes``, ``export_seconds``).
+        ``fused_operators``, ``weights_bytes``, ``export_seconds``).
 
     Raises:
         BadInput: an unsupported model (architecture or dtype); ``out`` exists and not ``overwrite``.
@@ -205,7 +209,9 @@ def export_onnx(model, tokenizer, out: str | Path, *, opset: int | None = None,
         with atomic_dir(out, overwrite=overwrite) as tmp:
             path = tmp / MODEL_FILE
             t0 = time.perf_counter()
-            exporter = _export(model, first, path, token, opset, external=n_params > EXTERNAL_DATA_BYTES)
+            external = n_params > EXTERNAL_DATA_BYTES
+            fused = _export_fused(model, first, path, token, opset, external) if optimize else None
+            exporter = "torchscript+ort-transformer-optimizer" if fused is not None else _export(model, first, path, token, opset, external)
             seconds = time.perf_counter() - t0
             onnx_model = OnnxTaskModel(tmp, threads=None)
             diff = max(_max_diff(_torch_logits(model, b), onnx_model.logits(b["input_ids"], b["attention_mask"]),
@@ -217,12 +223,66 @@ def export_onnx(model, tokenizer, out: str | Path, *, opset: int | None = None,
             model.config.save_pretrained(tmp)
             save_tokenizer(tokenizer, tmp)
             write_meta(tmp, "export-onnx", getattr(model.config, "_name_or_path", None) or None,
-                       {"opset": opset, "task_head": "token" if token else "sequence"},
-                       {"exporter": exporter, "max_abs_diff": diff, "weights_bytes": weights_bytes(tmp),
+                       {"opset": opset, "task_head": "token" if token else "sequence", "optimize": optimize},
+                       {"exporter": exporter, "fused_operators": fused or {}, "max_abs_diff": diff, "weights_bytes": weights_bytes(tmp),
                         "export_seconds": round(seconds, 2), "torch_version": torch.__version__})
     finally:
         model.train(was_training)
     return Path(out)
+
+
+def _torchscript_export(model, kwargs: dict, path: Path, token: bool, opset: int | None) -> None:
+    import torch
+
+    axes = {"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"},
+            "logits": {0: "batch", 1: "seq"} if token else {0: "batch"}}
+    with _quiet_export():
+        torch.onnx.export(model, (), str(path), kwargs=kwargs, dynamo=False, opset_version=opset or 17,
+                          dynamic_axes=axes, do_constant_folding=True,
+                          input_names=["input_ids", "attention_mask"], output_names=["logits"])
+
+
+def _export_fused(model, batch: dict[str, np.ndarray], path: Path, token: bool, opset: int | None,
+                  external: bool) -> dict[str, int] | None:
+    """Export with fused transformer operators; return the count of each fused operator, or ``None``
+    (nothing written) if export or fusion fails.
+
+    onnxruntime's transformer optimizer (``onnxruntime.transformers.optimizer.optimize_model``,
+    ``model_type="bert"``) rewrites the subgraphs of BERT-style encoders into its fused CPU kernels:
+    ``EmbedLayerNormalization``, ``Attention`` (Q/K/V projections, softmax and context in one op),
+    ``SkipLayerNormalization`` (residual + LayerNorm) and ``BiasGelu``. It recognises the patterns of
+    the TorchScript exporter with eager attention (not those of the torch.export-based exporter or
+    of SDPA), so the model is exported that way, with its attention implementation switched to
+    ``eager`` for the export and restored afterwards.
+    """
+    import torch
+
+    device = next(model.parameters()).device
+    kwargs = {k: torch.from_numpy(v).to(device) for k, v in batch.items()}
+    raw = path.with_name("raw-" + path.name)
+    previous = model.config._attn_implementation
+    try:
+        model.set_attn_implementation("eager")
+        _torchscript_export(model, kwargs, raw, token, opset)
+        from onnxruntime.transformers.fusion_options import FusionOptions
+        from onnxruntime.transformers.optimizer import optimize_model
+
+        cfg = model.config
+        with _quiet_export():
+            fused = optimize_model(str(raw), model_type="bert", num_heads=cfg.num_attention_heads,
+                                   hidden_size=cfg.hidden_size, optimization_options=FusionOptions("bert"), opt_level=0)
+            fused.save_model_to_file(str(path), use_external_data_format=external)
+        return {k: int(v) for k, v in fused.get_fused_operator_statistics().items() if v}
+    except Exception as e:  # an architecture the optimizer does not know, an exporter failure, ...
+        logging.getLogger(__name__).warning("fused ONNX export failed (%s: %s); exporting without fusion",
+                                            type(e).__name__, str(e).strip().splitlines()[0] if str(e).strip() else "")
+        for p in path.parent.glob(f"*{MODEL_FILE}*"):
+            p.unlink()
+        return None
+    finally:
+        model.set_attn_implementation(previous)
+        for p in path.parent.glob(f"raw-{MODEL_FILE}*"):
+            p.unlink()
 
 
 def _export(model, batch: dict[str, np.ndarray], path: Path, token: bool, opset: int | None, external: bool) -> str:
@@ -248,12 +308,8 @@ def _export(model, batch: dict[str, np.ndarray], path: Path, token: bool, opset:
             p.unlink()
     logging.getLogger(__name__).warning("torch.export-based ONNX export failed (%s); trying the TorchScript exporter",
                                         errors[0])
-    axes = {"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"},
-            "logits": {0: "batch", 1: "seq"} if token else {0: "batch"}}
     try:
-        with _quiet_export():
-            torch.onnx.export(model, (), str(path), kwargs=kwargs, dynamo=False, opset_version=opset or 17,
-                              dynamic_axes=axes, do_constant_folding=True, **names)
+        _torchscript_export(model, kwargs, path, token, opset)
     except Exception as e:
         raise RuntimeError(f"ONNX export of {type(model).__name__} failed with both exporters: {errors[0]}; "
                            f"torchscript: {type(e).__name__}: {e}") from e
@@ -272,13 +328,14 @@ def _copy_side_files(src: Path, dst: Path) -> None:
             shutil.copy2(p, dst / p.name)
 
 
-def quantize_int8(onnx_dir: str | Path, out: str | Path, *, overwrite: bool = False) -> Path:
+def quantize_int8(onnx_dir: str | Path, out: str | Path, *, per_channel: bool = False, overwrite: bool = False) -> Path:
     """Dynamic int8 quantisation of ``onnx_dir/model.onnx`` into ``out/model.onnx``.
 
-    onnxruntime's ``quantize_dynamic`` with int8 weights (``QuantType.QInt8``, per tensor): the
-    weights of every MatMul and the embedding Gathers are stored as int8 with a scale; activations
-    are quantised to uint8 at run time (``DynamicQuantizeLinear``) and the products computed by
-    ``MatMulInteger``. Small Gemm heads and LayerNorms stay fp32. The tokenizer and config are
+    onnxruntime's ``quantize_dynamic`` with int8 weights (``QuantType.QInt8``; one scale per tensor,
+    or per output channel with ``per_channel``): the weights of every MatMul, fused ``Attention``
+    (as ``QAttention``) and the embedding Gathers are stored as int8 with a scale; activations are
+    quantised to uint8 at run time and the products computed with integer kernels (VNNI where the
+    CPU has it). Small Gemm heads and LayerNorms stay fp32. The tokenizer and config are
     copied; ``monoglot.json`` records the parent and the bytes before and after.
 
     Returns:
@@ -307,13 +364,16 @@ def quantize_int8(onnx_dir: str | Path, out: str | Path, *, overwrite: bool = Fa
         hint = _DropPreprocessHint()
         logging.getLogger().addFilter(hint)
         try:
-            quantize_dynamic(model, tmp / MODEL_FILE, weight_type=QuantType.QInt8,
-                             use_external_data_format=before > EXTERNAL_DATA_BYTES)
+            # fused contrib operators (Attention, SkipLayerNormalization) escape ONNX shape
+            # inference; their outputs are fp32, which DefaultTensorType tells the quantiser
+            quantize_dynamic(model, tmp / MODEL_FILE, weight_type=QuantType.QInt8, per_channel=per_channel,
+                             use_external_data_format=before > EXTERNAL_DATA_BYTES,
+                             extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
         finally:
             logging.getLogger().removeFilter(hint)
         seconds = time.perf_counter() - t0
         _copy_side_files(onnx_dir, tmp)
-        write_meta(tmp, "quantize-int8", str(onnx_dir), {"weight_type": "QInt8", "per_channel": False,
+        write_meta(tmp, "quantize-int8", str(onnx_dir), {"weight_type": "QInt8", "per_channel": per_channel,
                                                          "method": "onnxruntime.quantization.quantize_dynamic"},
                    {"weights_bytes": weights_bytes(tmp), "parent_weights_bytes": before,
                     "quantize_seconds": round(seconds, 2)})

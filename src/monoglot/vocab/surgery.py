@@ -90,8 +90,9 @@ def trim_tokenizer_json(tj: dict[str, Any], keep: np.ndarray) -> dict[str, Any]:
         BadInput: for a tokenizer model type that cannot be rewritten (e.g. WordLevel), or
             when ``keep`` lacks a special token.
     """
-    tj = copy.deepcopy(tj)
-    model = tj["model"]
+    source = tj["model"]  # its vocabulary and merges are read, never copied whole (250k entries)
+    tj = copy.deepcopy({k: v for k, v in tj.items() if k != "model"})
+    model = tj["model"] = copy.deepcopy({k: v for k, v in source.items() if k not in ("vocab", "merges")})
     new_id = {int(old): new for new, old in enumerate(keep.tolist())}
     for at in tj.get("added_tokens", []):
         if at["id"] not in new_id:
@@ -99,17 +100,17 @@ def trim_tokenizer_json(tj: dict[str, Any], keep: np.ndarray) -> dict[str, Any]:
         at["id"] = new_id[at["id"]]
     kind = model.get("type")
     if kind == "Unigram":
-        vocab = model["vocab"]
-        model["vocab"] = [vocab[i] for i in keep.tolist() if i < len(vocab)]
+        vocab = source["vocab"]
+        model["vocab"] = [list(vocab[i]) for i in keep.tolist() if i < len(vocab)]
         if model.get("unk_id") is not None:
             model["unk_id"] = new_id[model["unk_id"]]
     elif kind == "WordPiece":
-        model["vocab"] = {tok: new_id[i] for tok, i in model["vocab"].items() if i in new_id}
+        model["vocab"] = {tok: new_id[i] for tok, i in source["vocab"].items() if i in new_id}
     elif kind == "BPE":
-        model["vocab"] = {tok: new_id[i] for tok, i in model["vocab"].items() if i in new_id}
+        model["vocab"] = {tok: new_id[i] for tok, i in source["vocab"].items() if i in new_id}
         kept = model["vocab"]
-        as_str = bool(model.get("merges")) and isinstance(model["merges"][0], str)
-        model["merges"] = [f"{a} {b}" if as_str else [a, b] for a, b in _merge_pairs(model)
+        as_str = bool(source.get("merges")) and isinstance(source["merges"][0], str)
+        model["merges"] = [f"{a} {b}" if as_str else [a, b] for a, b in _merge_pairs(source)
                            if a in kept and b in kept and _merged(a, b, model) in kept]
     else:
         raise BadInput(f"cannot trim a {kind} tokenizer (supported: Unigram, WordPiece, BPE); "

@@ -26,51 +26,100 @@ _SPECIAL_CONFIG_IDS = ("pad_token_id", "bos_token_id", "eos_token_id", "sep_toke
                        "mask_token_id", "unk_token_id", "decoder_start_token_id")
 
 
-def trim_model(model_spec: str | Path, keep: np.ndarray, out_dir: str | Path) -> dict:
+def _is_vocab_key(name: str, shape: Sequence[int], old_rows: int) -> bool:
+    return len(shape) in (1, 2) and shape[0] == old_rows and any(s in name for s in _VOCAB_KEYS)
+
+
+def _remap_special_ids(config: dict, keep: np.ndarray) -> None:
+    new_id = {int(o): n for n, o in enumerate(keep.tolist())}
+    for name in _SPECIAL_CONFIG_IDS:
+        old = config.get(name)
+        if isinstance(old, int) and old >= 0:
+            config[name] = new_id.get(old)
+
+
+def _slice_checkpoint(path: Path, keep: np.ndarray, out_dir: Path) -> int | None:
+    """Row-slice the vocabulary tensors of a single-file safetensors checkpoint straight into ``out_dir``.
+
+    Tensors are read with ``safetensors`` (no model is built), so every stored tensor, tied or not,
+    is kept as stored. Returns the old vocabulary rows, or ``None`` when ``path`` is not a local
+    directory with one ``model.safetensors`` (the caller then goes through transformers).
+    """
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    file = path / "model.safetensors"
+    if not file.is_file() or not (path / "config.json").is_file():
+        return None
+    config = json.loads((path / "config.json").read_text())
+    idx = torch.as_tensor(keep, dtype=torch.long)
+    with safe_open(str(file), framework="pt") as st:
+        emb = [k for k in st.keys() if k.endswith("word_embeddings.weight")]
+        if len(emb) != 1:
+            return None
+        old_rows = st.get_slice(emb[0]).get_shape()[0]
+        metadata = st.metadata() or {}
+        tensors = {}
+        for k in st.keys():
+            v = st.get_tensor(k)
+            tensors[k] = v.index_select(0, idx).contiguous() if _is_vocab_key(k, v.shape, old_rows) else v
+    config["vocab_size"] = len(keep)
+    _remap_special_ids(config, keep)
+    save_file(tensors, str(out_dir / "model.safetensors"), metadata={**metadata, "format": "pt"})
+    (out_dir / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+    return int(old_rows)
+
+
+def _slice_model(path: str, keep: np.ndarray, out_dir: Path) -> int:
+    """Row-slice the vocabulary tensors through transformers (hub ids, sharded checkpoints); returns the old rows."""
+    model = load_saved_architecture(path)
+    old_rows = model.get_input_embeddings().weight.shape[0]
+    idx = torch.as_tensor(keep, dtype=torch.long)
+    sliced = {k: v.index_select(0, idx).clone() if _is_vocab_key(k, v.shape, old_rows) else v
+              for k, v in model.state_dict().items()}
+    config = model.config
+    cfg = {"vocab_size": len(keep), **{n: getattr(config, n, None) for n in _SPECIAL_CONFIG_IDS}}
+    _remap_special_ids(cfg, keep)
+    for name, value in cfg.items():
+        setattr(config, name, value)
+    new_model = new_like(model, config)
+    new_model.load_state_dict(sliced, strict=True)
+    new_model.save_pretrained(out_dir)
+    return int(old_rows)
+
+
+def trim_model(model_spec: str | Path, keep: np.ndarray, out_dir: str | Path, tokenizer=None) -> dict:
     """Write ``model_spec`` restricted to the vocabulary ids ``keep`` into the empty ``out_dir``.
 
     Every tensor whose first dimension is the vocabulary (input embeddings, tied or untied MLM
     decoder weight and bias) is row-sliced with the same index; ``vocab_size`` and every special
     token id in the config are remapped; the tokenizer is rewritten (:func:`trim_tokenizer_json`).
     For BPE the selection is first completed with the pieces its merges need
-    (:func:`~monoglot.vocab.surgery.complete_selection`).
+    (:func:`~monoglot.vocab.surgery.complete_selection`). A local single-file safetensors
+    checkpoint is sliced tensor by tensor without building the model; otherwise through transformers.
 
     Args:
         model_spec: model directory, hub id or ``e5-small``.
         keep: sorted old ids to keep, shape ``(n,)`` int64.
-        out_dir: an existing empty directory.
+        out_dir: an empty (or new) directory.
+        tokenizer: the model's tokenizer, if already loaded.
 
     Returns:
         ``{"old_vocab_rows", "new_vocab_rows", "kept_ids"}`` (the completed selection).
     """
     path = resolve_model(model_spec)
-    tok = load_tokenizer(path)
+    tok = tokenizer or load_tokenizer(path)
     tj = json.loads(tok.backend_tokenizer.to_str())
     keep = complete_selection(tj, keep)
-    model = load_saved_architecture(path)
-    old_rows = model.get_input_embeddings().weight.shape[0]
-    idx = torch.as_tensor(keep, dtype=torch.long)
-    new_id = {int(o): n for n, o in enumerate(keep.tolist())}
-    state = model.state_dict()
-    sliced = {}
-    for k, v in state.items():
-        if v.dim() in (1, 2) and v.shape[0] == old_rows and any(s in k for s in _VOCAB_KEYS):
-            sliced[k] = v.index_select(0, idx).clone()
-        else:
-            sliced[k] = v
-    config = model.config
-    config.vocab_size = len(keep)
-    for name in _SPECIAL_CONFIG_IDS:
-        old = getattr(config, name, None)
-        if isinstance(old, int) and old >= 0:
-            setattr(config, name, new_id.get(old, None))
-    new_model = new_like(model, config)
-    new_model.load_state_dict(sliced, strict=True)
-    new_model.save_pretrained(out_dir)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    old_rows = _slice_checkpoint(Path(path), keep, out_dir) if Path(path).is_dir() else None
+    if old_rows is None:
+        old_rows = _slice_model(path, keep, out_dir)
 
     from transformers import PreTrainedTokenizerFast
 
-    new_tok_json = Path(out_dir, "tokenizer.json")
+    new_tok_json = out_dir / "tokenizer.json"
     new_tok_json.write_text(json.dumps(trim_tokenizer_json(tj, keep), ensure_ascii=False))
     specials = {k: v for k, v in tok.special_tokens_map.items() if isinstance(v, str)}
     new_tok = PreTrainedTokenizerFast(tokenizer_file=str(new_tok_json), model_max_length=tok.model_max_length, **specials)
@@ -162,7 +211,7 @@ def trim_to_corpus(model_spec: str | Path, corpora: Sequence[str | Path], out: s
     cstats = CorpusStats()
     streams = [iter_segments(iter_documents(c, text_column=text_column, stats=cstats)) for c in corpora]
     with counter("counting pieces", unit="segments", enabled=progress) as tick:
-        counts = count_pieces(tok, streams, progress=tick)
+        counts = count_pieces(tok, streams, progress=tick, doc_freq=policy.min_doc_freq is not None)
     t_count = time.perf_counter() - t0
     total_counts = counts.total
     total = int(total_counts.sum())
@@ -177,7 +226,7 @@ def trim_to_corpus(model_spec: str | Path, corpora: Sequence[str | Path], out: s
         console.print(f"[yellow]warning:[/] {warnings[-1]}")
     keep = select_vocab(counts, tok, policy)
     with atomic_dir(out, overwrite=overwrite) as tmp:
-        info = trim_model(path, keep, tmp)
+        info = trim_model(path, keep, tmp, tokenizer=tok)
         keep = np.array(info.pop("kept_ids"), dtype=np.int64)
         t_trim = time.perf_counter() - t0
         before, after = count_parameters(path), count_parameters(tmp)
