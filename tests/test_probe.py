@@ -184,7 +184,9 @@ def test_e5_small_probe_reproduces_published_mteb_numbers_within_3_points(e5_dir
     for spec, published in PUBLISHED_E5_SMALL.items():
         got = res[spec]["metrics"]["accuracy"]
         assert abs(got - published) <= 0.03, f"{spec}: probe accuracy {got:.4f}, MTEB published {published:.4f}"
-        assert got > res[spec]["majority"]["accuracy"] + 0.05
+        # above the majority class in macro-F1 (MTEB's balanced 8-shot draws trail the majority class
+        # in accuracy on AfriSenti, where 59% of test tweets share one label)
+        assert res[spec]["metrics"]["macro_f1"] > res[spec]["majority"]["macro_f1"] + 0.05
 
 
 def test_probe_truncates_at_the_models_own_length_tiny_random_xlmr(tiny_xlmr, tmp_path):
