@@ -22,7 +22,7 @@ demo: $(STAMP)
 	$(BIN)/monoglot run recipes/swahili.toml
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist worksteal
 
 clean:
 	rm -rf out .pytest_cache

@@ -11,6 +11,13 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("MONOGLOT_CACHE", str(ROOT / ".cache" / "monoglot"))
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
 
+# Under pytest-xdist (`make test` runs `-n auto`), split the cores between the workers instead of
+# letting every worker start one torch thread per core.
+if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
+    import torch
+
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])))
+
 SWAHILI = [
     "Habari ya asubuhi, rafiki yangu.",
     "Serikali ya Tanzania imetangaza mpango mpya wa elimu kwa shule za msingi.",
@@ -128,3 +135,15 @@ def write_task_files(root: Path, family: str, lang: str, files: dict[str, str]) 
     for name, text in files.items():
         (d / name).write_text(text, encoding="utf-8")
     return d
+
+
+def pytest_collection_modifyitems(config, items):
+    """Run the longest tests first: ``slow`` ones (real e5-small, real data, subprocesses) by their
+    ``seconds`` estimate (``@pytest.mark.slow(seconds=...)``, default 10), then the rest. With
+    ``--dist worksteal`` (`make test`) the idle worker takes the short tests off the busy one's queue,
+    so the workers finish together (longest-processing-time-first scheduling)."""
+    def seconds(item) -> float:
+        mark = item.get_closest_marker("slow")
+        return mark.kwargs.get("seconds", 10) if mark else 0
+
+    items.sort(key=seconds, reverse=True)

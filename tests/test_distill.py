@@ -63,6 +63,7 @@ def test_masking_is_reproducible_spares_special_tokens_and_shards_exactly():
     assert torch.equal(hi.input_ids.flatten()[hi.positions], a.input_ids.flatten()[a.positions[len(lo.positions):]])
 
 
+@pytest.mark.slow
 def test_a_few_steps_lower_the_validation_loss_and_the_student_reloads(tmp_path, e5_trimmed, swahili_corpus):
     init = shrink_to_dir(e5_trimmed, tmp_path / "init", layers=2, hidden=128, ffn=256, **FIRST)
     s = DistillSettings(steps=12, batch_size=4, seq_len=64, lr=5e-4, val_batches=2, warmup_ratio=0.2)

@@ -172,6 +172,7 @@ def _cli(*args):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+@pytest.mark.slow
 def test_tiny_random_sentence_batches_resume_exactly_after_sigterm(tiny, tmp_path):
     args = [tiny["teacher"], tiny["init"], "--corpus", tiny["swa"], "--parallel", f"{tiny['eng']},{tiny['swa']}",
             "--steps", 12, "--batch-size", 4, "--seq-len", 16, "--checkpoint-every", 4,

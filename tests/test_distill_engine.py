@@ -49,6 +49,7 @@ def _history(out: Path) -> list[dict]:
 ALL_LOSSES = ["--loss", "logits=1", "--loss", "mlm=0.5", "--loss", "relations=1", "--loss", "cosine=1"]
 
 
+@pytest.mark.slow
 def test_two_processes_on_the_cpu_match_one_process(tiny, tmp_path):
     """Real DDP (gloo, 2 processes, torchrun): same global batch, same loss curve within float tolerance."""
     args = [tiny["teacher"], tiny["init"], "--corpus", tiny["swa"], "--steps", 5, "--batch-size", 4, "--seq-len", 16,
@@ -99,6 +100,7 @@ def _same_weights(a: Path, b: Path) -> None:
         assert torch.equal(wa[k], wb[k]), k
 
 
+@pytest.mark.slow
 def test_a_run_killed_with_sigkill_resumes_to_identical_weights(tiny, reference, tmp_path):
     out = tmp_path / "student"
     p = _cli(*_resume_args(tiny), "--out", out)
@@ -115,6 +117,7 @@ def test_a_run_killed_with_sigkill_resumes_to_identical_weights(tiny, reference,
     assert not work_dir(out).exists()  # checkpoints are removed once the output is complete
 
 
+@pytest.mark.slow
 def test_sigterm_writes_a_checkpoint_and_stops_then_resume_is_exact(tiny, reference, tmp_path):
     out = tmp_path / "student"
     p = _cli(*_resume_args(tiny), "--out", out)
@@ -190,6 +193,7 @@ def test_bad_input_is_reported_before_any_compute(tiny, tmp_path):
     assert not (tmp_path / "o").exists() and not work_dir(tmp_path / "o").exists()
 
 
+@pytest.mark.slow
 def test_a_checkpoint_from_another_configuration_is_refused(tiny, tmp_path):
     out = tmp_path / "s"
     p = _cli(tiny["teacher"], tiny["init"], "--corpus", tiny["swa"], "--steps", 400, "--batch-size", 2, "--seq-len", 16,

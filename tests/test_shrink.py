@@ -158,6 +158,7 @@ def e5_and_text(e5_dir, swahili_corpus, data):
     (dict(ffn=768), dict(ffn_strategy="taylor")),
     (dict(hidden=256, ffn=1024), dict(ffn_strategy="taylor", head_strategy="importance", hidden_strategy="importance")),
 ])
+@pytest.mark.slow
 def test_importance_keeps_more_of_the_teacher_than_random_real_e5_swahili(e5_and_text, swahili_corpus, shape, importance):
     model, tok, held_out = e5_and_text
     errors = {}

@@ -183,6 +183,7 @@ def tiny_random_bert(out, sentences: list[str], hidden: int = 64) -> int:
     return len(keep)
 
 
+@pytest.mark.slow
 def test_sib200_beats_majority_tiny_random_bert(root, tmp_path, one_thread):
     task = load_task("sib200:swh_Latn", root)
     tiny_random_bert(tmp_path, task_sentences("sib200:swh_Latn", root))

@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import re
+import secrets
 import shutil
 import tempfile
 import time
@@ -171,10 +172,16 @@ def atomic_dir(out: str | Path, overwrite: bool = False) -> Iterator[Path]:
         out.parent.mkdir(parents=True, exist_ok=True)
         for p in clean_stale_temporaries(out):
             _warn(f"{p} looks like the unfinished output of an older monoglot; delete it if no run is using it")
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-{os.getpid()}-", dir=out.parent))
     except OSError as e:
         raise BadInput(f"cannot write output {out}: {e.strerror}; choose another --out") from None
+    # the name is chosen before the folder exists, so that a signal arriving just after mkdir still
+    # finds it in the cleanup below (tempfile.mkdtemp would leave it behind in that instant)
+    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
     try:
+        try:
+            tmp.mkdir(mode=0o700)
+        except OSError as e:
+            raise BadInput(f"cannot write output {out}: {e.strerror}; choose another --out") from None
         yield tmp
         plain_modes(tmp)
         if out.exists():  # overwrite=True

@@ -378,17 +378,30 @@ def _stop(signum: int, what: str) -> None:
     sys.exit(128 + signum)
 
 
+_SIGNALLED: list[int] = []  # signals received, so that a library that turns them into another error still exits 130/143
+
+
 def _raise_terminated(signum, frame) -> None:
+    _SIGNALLED.append(signum)
     raise Terminated()
+
+
+def _raise_interrupt(signum, frame) -> None:
+    _SIGNALLED.append(signum)
+    raise KeyboardInterrupt
 
 
 def _handle_sigterm() -> None:
     """Make SIGTERM raise :class:`Terminated` (as SIGINT raises ``KeyboardInterrupt``), unless the
-    parent process chose to ignore it."""
+    parent process chose to ignore it, and record both signals: C code that calls back into Python
+    (torch building a tensor while safetensors writes, say) may replace the exception by its own
+    ``ValueError``, and :func:`main` must still report the signal."""
     import signal
 
     if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
         signal.signal(signal.SIGTERM, _raise_terminated)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _raise_interrupt)
 
 
 def main() -> None:
@@ -422,6 +435,11 @@ def main() -> None:
     except __import__("click").ClickException as e:
         e.show()
         sys.exit(2)
+    except Exception:
+        if not _SIGNALLED:
+            raise
+        name = signal.Signals(_SIGNALLED[-1]).name
+        _stop(_SIGNALLED[-1], f"{'interrupted' if name == 'SIGINT' else 'terminated'} ({name}); {STOPPED}")
     if rc == 128 + signal.SIGINT:  # typer turns KeyboardInterrupt into Exit(130), returned without standalone mode
         _stop(signal.SIGINT, f"interrupted (SIGINT); {STOPPED}")
     if isinstance(rc, int) and rc:

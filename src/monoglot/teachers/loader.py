@@ -25,15 +25,23 @@ SUPPORTED_TYPES = ("bert", "xlm-roberta", "roberta")
 def embedded_dir(name: str = "e5-small") -> Path:
     """Return the converted embedded teacher's directory in the cache, converting on first use.
 
-    Conversion takes ~10 s and writes ~470 MB; it is atomic, so a killed conversion leaves nothing.
+    Conversion takes ~10 s and writes ~470 MB; it is atomic, so a killed conversion leaves nothing,
+    and processes that start together (parallel runs, test workers) wait on one lock file
+    (``teachers/.NAME.lock``, :mod:`filelock`) so that only the first one converts.
     """
+    from filelock import FileLock
+
     from .e5_small import convert_e5_small
 
     out = cache_dir() / "teachers" / name
-    if not (out / "config.json").is_file():
-        with atomic_dir(out, overwrite=out.exists()) as tmp:
-            convert_e5_small(tmp)
-            write_meta(tmp, "teacher", EMBEDDED[name], {"name": name}, prompts=dict(E5_PROMPTS))
+    if (out / "config.json").is_file():
+        return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(out.parent / f".{name}.lock")):
+        if not (out / "config.json").is_file():  # another process may have converted it while we waited
+            with atomic_dir(out, overwrite=out.exists()) as tmp:
+                convert_e5_small(tmp)
+                write_meta(tmp, "teacher", EMBEDDED[name], {"name": name}, prompts=dict(E5_PROMPTS))
     return out
 
 
