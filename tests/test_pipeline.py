@@ -55,6 +55,8 @@ val_batches = 1
     assert "## Shrink steps" in report and "| + heads and hidden | 2-16-2-32 |" in report
     data_ = json.loads((run_dir / "report.json").read_text())
     assert data_["shrink"]["choices"]["layers"]["strategy"] == "importance"
+    from monoglot.cpu import cpu_info
+    assert data_["cpu"] == cpu_info() and f"CPU threads on {cpu_info()['model']} (" in report  # every timing names its CPU
     assert data_["shrink"]["choices"]["hidden"]["strategy"] == "pca"
     assert set(data_["models"]) == {"teacher", "trimmed teacher", "student-init", "student", "student (ONNX fp32)", "student (ONNX int8)"}
     onnx = data_["models"]["student (ONNX fp32)"]

@@ -13,6 +13,7 @@ from typing import Any
 from . import __version__
 from .artifacts import read_meta, write_json_atomic, write_text_atomic
 from .cards import model_card
+from .cpu import cpu_info
 from .measure import count_parameters, cpu_throughput, weights_bytes
 from .plots import pareto_plots
 from .progress import console
@@ -67,6 +68,13 @@ def measure_models(models: dict[str, str | Path], recipe: Recipe) -> dict[str, d
     return rows
 
 
+def _on_cpu(cpu: dict | None) -> str:
+    """`` on <CPU model> (flags)`` for the throughput sentence; empty for reports written before it was recorded."""
+    if not cpu:
+        return ""
+    return f" on {cpu['model']} ({', '.join(cpu['flags']) or 'no AVX2'})"
+
+
 def build_report(run_dir: str | Path, recipe: Recipe, models: dict[str, str | Path],
                  results: dict[str, dict[str, dict]], note: str = "") -> Path:
     """Measure ``models`` and write ``report.json`` and ``report.md`` into ``run_dir``.
@@ -100,8 +108,8 @@ def build_report(run_dir: str | Path, recipe: Recipe, models: dict[str, str | Pa
         row["average_kept"] = sum(kept) / len(kept) if kept else None
     shrink = read_meta(Path(models["student"]).parent / "student-init").get("stats", {}) if "student" in models else {}
     trim = read_meta(models["trimmed teacher"]).get("stats", {}) if "trimmed teacher" in models else {}
-    report = {
-              "trim": {k: v for k, v in trim.items() if k not in ("corpus",)},"recipe": recipe.model_dump(), "versions": _versions(), "models": rows,
+    report = {"recipe": recipe.model_dump(), "versions": _versions(), "cpu": cpu_info(), "models": rows,
+              "trim": {k: v for k, v in trim.items() if k not in ("corpus",)},
               "shrink": {k: shrink[k] for k in ("steps", "choices") if k in shrink},
               "evaluation": results, "note": note, "distill": {k: v for k, v in read_meta(models.get("student", "")).get("stats", {}).items() if k != "history"} if "student" in models else {}}
     report["plots"] = [p.name for p in pareto_plots(rows, run_dir)]
@@ -126,7 +134,8 @@ def render_markdown(report: dict[str, Any], cols: list[tuple[str, str]]) -> str:
     if report.get("note"):
         lines += [f"Tasks: {report['note']}.", ""]
     lines += [f"Teacher `{report['recipe']['teacher']}`. Throughput: batch {ms['batch_size']} x {ms['seq_len']} tokens, "
-              f"{first['throughput']['threads']} CPU threads, same run for every model. Scores: {how}", "",
+              f"{first['throughput']['threads']} CPU threads{_on_cpu(report.get('cpu'))}, same run for every model. "
+              f"Scores: {how}", "",
               "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for label, r in report["models"].items():
         p = r["parameters"]
