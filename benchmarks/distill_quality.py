@@ -73,7 +73,7 @@ def plot(results: list[dict], path: Path) -> None:
 
 def report(results: list[dict], teacher: dict, cpu: str, path: Path) -> None:
     tasks = list(teacher)
-    lines = [f"# Distillation quality: probe retention against the teacher\n", f"CPU: {cpu}\n",
+    lines = ["# Distillation quality: probe retention against the teacher\n", f"CPU: {cpu}\n",
              "| mix | tokens | steps | " + " | ".join(tasks) + " | mean retention | distill s |",
              "|---|---|---|" + "---|" * len(tasks) + "---|---|",
              "| teacher (metric) | | | " + " | ".join(f"{100 * teacher[t]['metrics'][teacher[t]['metric']]:.1f}" for t in tasks) + " | | |"]

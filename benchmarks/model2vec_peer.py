@@ -48,7 +48,8 @@ def main() -> None:
     from model2vec.distill import distill
 
     from monoglot.cpu import cpu_line
-    from monoglot.embeddings import encode, model_prompts
+    from monoglot.embeddings import encode
+    from monoglot.prompts import model_prompts
     from monoglot.paths import data_root
     from monoglot.tasks import load_task
     from monoglot.tasks.probe import classification_probe

@@ -60,7 +60,8 @@ def random_init_student(run_dir: Path, recipe, data_root, seed: int = 0, progres
     teacher. Cached in ``run_dir/student-from-random`` (by the student's settings hash)."""
     import torch
 
-    from monoglot.artifacts import read_meta, settings_hash, write_json_atomic
+    from monoglot.artifacts import read_meta, settings_hash
+    from monoglot.files import write_json_atomic
     from monoglot.distill import distill
     from monoglot.pipeline import evaluation_texts, recipe_tasks, resolve_corpus
     from monoglot.paths import data_root as resolve_root
@@ -99,7 +100,8 @@ def full_budget(run_dir: Path, recipe, data_root=None, *, seeds: int = 3, max_ep
     Returns:
         ``{"models": {label: {task: monoglot.tasks.evaluate result}}, "seconds", "cpu"}``.
     """
-    from monoglot.artifacts import read_meta, settings_hash, write_json_atomic
+    from monoglot.artifacts import read_meta, settings_hash
+    from monoglot.files import write_json_atomic
     from monoglot.pipeline import recipe_tasks
     from monoglot.paths import data_root as resolve_root
     from monoglot.tasks import FinetuneSettings, evaluate, load_task

@@ -20,7 +20,7 @@ from io import StringIO  # noqa: E402
 
 from rich.console import Console  # noqa: E402
 
-from monoglot.corpus import CorpusRef, CorpusStats, Decontaminator, iter_documents, iter_segments  # noqa: E402
+from monoglot.corpus import CorpusRef, CorpusStats, Decontaminator, fetch_corpus, iter_documents, iter_segments  # noqa: E402
 from monoglot.datacheck import check_recipe_data  # noqa: E402
 from monoglot.errors import BadInput  # noqa: E402
 from monoglot.recipe import load_recipe  # noqa: E402
@@ -120,7 +120,7 @@ def test_hub_corpus_errors_name_the_problem(tmp_path):
 def test_fetched_capped_corpus_is_read_offline_from_the_cache(tmp_path):
     folder = parquet_corpus(tmp_path / "wiki")
     name = f"hf:{folder}:20231101.sw"
-    copy = hub.fetch_corpus(name, "text", max_documents=2, max_words=None)
+    copy = fetch_corpus(name, "text", max_documents=2, max_words=None)
     assert copy.is_relative_to(tmp_path / "cache" / "hub")
     assert datasets.load_from_disk(str(copy))["text"] == [DOCS[0], DOCS[2]]  # the capped part only
     os.rename(folder, tmp_path / "gone")  # the source is no longer there: the cached copy is read

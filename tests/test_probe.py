@@ -8,7 +8,7 @@ import pytest
 
 from conftest import write_task_files
 from monoglot.errors import BadInput
-from monoglot.tasks.bitext import bitext_probe, mining_scores, read_bitext
+from monoglot.tasks.bitext import mining_scores, read_bitext
 from monoglot.tasks.probe import classification_probe, probe_model, undersample
 from monoglot.tasks.readers import TaskData
 

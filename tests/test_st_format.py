@@ -13,7 +13,8 @@ import pytest
 from conftest import SWAHILI, make_tiny
 
 from monoglot.artifacts import write_meta
-from monoglot.embeddings import E5_PROMPTS, encode_dir
+from monoglot.embeddings import encode_dir
+from monoglot.prompts import E5_PROMPTS
 from monoglot.errors import BadInput
 
 ROOT = Path(__file__).resolve().parents[1]

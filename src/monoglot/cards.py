@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .artifacts import read_meta, write_text_atomic
+from .artifacts import read_meta
+from .files import write_text_atomic
 from .st_format import USAGE, has_sentence_transformers
 
 HUB_IDS = {"e5-small": "intfloat/multilingual-e5-small"}
@@ -25,7 +26,7 @@ def model_card(model_dir: str | Path, *, name: str, languages: list[str], base_m
     ``row`` is the model's row of the report (parameters, bytes, throughput, speed-up);
     ``results`` maps a task to its evaluation result (``metric``, ``metrics``, ``std``).
     """
-    from .report import format_score  # the report's own format (report imports this module)
+    from .tasks.metrics import format_score  # the report's format
 
     meta = read_meta(model_dir)
     sentence_transformers = has_sentence_transformers(model_dir)

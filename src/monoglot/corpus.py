@@ -282,7 +282,7 @@ def iter_documents(path: str | Path, text_column: str = "text", stats: CorpusSta
 
 def _hub_documents(name: str, text_column: str, max_documents: int | None, max_words: int | None) -> Iterator[str]:
     """Open (at call time) one split of a hub dataset (its capped copy in the cache if
-    :func:`monoglot.hub.fetch_corpus` stored one) and return an iterator over its text column."""
+    :func:`fetch_corpus` stored one) and return an iterator over its text column."""
     from . import hub
 
     h = hub.parse(name)
@@ -491,3 +491,30 @@ def _first_id(tokenizer: Any, *names: str) -> int:
         if value is not None:
             return int(value)
     raise BadInput(f"tokenizer has no {' or '.join(n.removesuffix('_id') for n in names)}; use a tokenizer that defines it")
+
+
+def fetch_corpus(name: str, text_column: str, max_documents: int | None, max_words: int | None) -> Path:
+    """Store the documents a capped hub corpus yields (streamed, see :func:`iter_documents`) in
+    monoglot's cache, one ``text_column`` column; return the folder. Without caps, the whole
+    dataset is fetched (:func:`monoglot.hub.fetch`). Atomic; a stored copy is left as it is.
+
+    Raises:
+        BadInput: as :func:`iter_documents`.
+    """
+    import shutil
+
+    from . import hub
+
+    h = hub.parse(name)
+    if max_documents is None and max_words is None:
+        return hub.fetch(h)
+    out = hub.corpus_copy_path(h, text_column, max_documents, max_words)
+    if (out / "state.json").is_file():
+        return out
+    texts = list(iter_documents(name, text_column, max_documents=max_documents, max_words=max_words))
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    hub.save_texts(tmp, text_column, texts)
+    shutil.rmtree(out, ignore_errors=True)
+    tmp.rename(out)
+    return out

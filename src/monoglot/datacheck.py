@@ -27,7 +27,7 @@ def needs_table(needs: list[Need], title: str) -> Table:
 
 def fetch_needs(needs: list[Need], progress: bool = True) -> list[Need]:
     """Download every hub dataset (:func:`monoglot.hub.fetch`; of a capped hub corpus only the
-    capped part, :func:`monoglot.hub.fetch_corpus`) and hub teacher
+    capped part, :func:`monoglot.corpus.fetch_corpus`) and hub teacher
     (``huggingface_hub.snapshot_download``, safetensors and tokenizer files only) among ``needs``,
     with a progress bar; return the needs that were fetched.
 
@@ -35,6 +35,7 @@ def fetch_needs(needs: list[Need], progress: bool = True) -> list[Need]:
         BadInput: a download fails (one line naming the dataset or model).
     """
     from . import hub
+    from .corpus import fetch_corpus
     from .progress import bar
 
     todo = [n for n in needs if n.fetch is not None]
@@ -42,7 +43,7 @@ def fetch_needs(needs: list[Need], progress: bool = True) -> list[Need]:
         for n in todo:
             if n.corpus is not None:  # a hub corpus: only the part its caps read
                 c = n.corpus
-                hub.fetch_corpus(c.source, c.text_column, c.max_documents, c.max_words)
+                fetch_corpus(c.source, c.text_column, c.max_documents, c.max_words)
             elif isinstance(n.fetch, hub.HubName):
                 hub.fetch(n.fetch)
             else:

@@ -134,9 +134,9 @@ def _sample_batch(tokenizer, texts: list[str], max_length: int) -> dict[str, np.
 
 
 def _max_length(model) -> int:
-    from .tasks.finetune import _full_length
+    from .tasks.finetune import max_tokens
 
-    return min(128, _full_length(model))
+    return min(128, max_tokens(model))
 
 
 def _torch_logits(model, batch: dict[str, np.ndarray]) -> np.ndarray:

@@ -86,7 +86,8 @@ def embed_file(model: str | Path, file: str | Path, out: str | Path, *, kind: st
     Raises:
         BadInput: bad ``kind``, ``batch_size`` or ``out``, unreadable ``file``, a model that cannot load.
     """
-    from .embeddings import encode_dir, model_prompts
+    from .embeddings import encode_dir
+    from .prompts import model_prompts
     from .teachers import resolve_model
 
     if kind not in KINDS:

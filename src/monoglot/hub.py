@@ -5,7 +5,7 @@ Where a name is read from, first match wins:
 1. monoglot's hub cache, ``<cache>/hub/<DATASET>/<CONFIG>/`` (written by :func:`fetch`, i.e.
    ``monoglot data RECIPE --fetch``): read with :func:`datasets.load_from_disk`, memory-mapped,
    so it works offline; for a corpus read with caps, the capped part alone
-   (:func:`corpus_copy_path`, written by :func:`fetch_corpus`), so a capped hub corpus is never
+   (:func:`corpus_copy_path`, written by :func:`monoglot.corpus.fetch_corpus`), so a capped hub corpus is never
    downloaded whole;
 2. a local folder as DATASET: one written by ``save_to_disk``, or a folder of data files
    (parquet, JSON lines, CSV ...) that :func:`datasets.load_dataset` reads; CONFIG then names a
@@ -180,39 +180,16 @@ def fetch(h: HubName) -> Path:
 
 
 def load_saved(path: str | Path) -> Any:
-    """A dataset written by ``save_to_disk`` (e.g. by :func:`fetch_corpus`), memory-mapped."""
+    """A dataset written by ``save_to_disk`` (e.g. by :func:`monoglot.corpus.fetch_corpus`), memory-mapped."""
     return _datasets().load_from_disk(str(path))
 
 
+def save_texts(path: str | Path, column: str, texts: list[str]) -> None:
+    """Write ``texts`` as a one-column dataset (``save_to_disk``) at ``path``, for :func:`load_saved`."""
+    _datasets().Dataset.from_dict({column: texts}).save_to_disk(str(path))
+
+
 def corpus_copy_path(h: HubName, text_column: str, max_documents: int | None, max_words: int | None) -> Path:
-    """Where :func:`fetch_corpus` keeps the capped part of a hub corpus (one per split, column and caps)."""
+    """Where :func:`monoglot.corpus.fetch_corpus` keeps the capped part of a hub corpus (one per split, column and caps)."""
     base = h.cache_path
     return base.with_name(f"{base.name}--{h.split or 'split'}--{text_column}--docs{max_documents}-words{max_words}")
-
-
-def fetch_corpus(name: str, text_column: str, max_documents: int | None, max_words: int | None) -> Path:
-    """Store the documents a capped hub corpus yields (streamed, see
-    :func:`monoglot.corpus.iter_documents`) in monoglot's cache, one ``text_column`` column;
-    return the folder. Without caps, the whole dataset is fetched (:func:`fetch`). Atomic; a
-    stored copy is left as it is.
-
-    Raises:
-        BadInput: as :func:`monoglot.corpus.iter_documents`.
-    """
-    import shutil
-
-    from .corpus import iter_documents
-
-    h = parse(name)
-    if max_documents is None and max_words is None:
-        return fetch(h)
-    out = corpus_copy_path(h, text_column, max_documents, max_words)
-    if (out / "state.json").is_file():
-        return out
-    texts = list(iter_documents(name, text_column, max_documents=max_documents, max_words=max_words))
-    tmp = out.with_name(out.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    _datasets().Dataset.from_dict({text_column: texts}).save_to_disk(str(tmp))
-    shutil.rmtree(out, ignore_errors=True)
-    tmp.rename(out)
-    return out

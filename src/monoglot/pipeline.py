@@ -14,11 +14,11 @@ import shutil
 from pathlib import Path
 from typing import Callable
 
-from .artifacts import check_replaceable, check_writable, read_meta, write_json_atomic
+from .artifacts import check_replaceable, check_writable, read_meta, settings_hash
 from .errors import BadInput
+from .files import write_json_atomic
 from .paths import data_root
 from .progress import console
-from .artifacts import settings_hash
 from .recipe import Recipe
 
 log = logging.getLogger("monoglot")
@@ -305,7 +305,7 @@ def deploy_rows(label: str, model_dir: str | Path, results: dict[str, dict], rec
     """
     from .deploy import OnnxTaskModel, export_onnx, quantize_int8
     from .tasks import evaluate_task, load_task
-    from .tasks.finetune import _full_length, encode, score
+    from .tasks.finetune import encode, max_tokens, score
     from .teachers.loader import load_saved_architecture
     from .teachers import load_tokenizer
 
@@ -328,7 +328,7 @@ def deploy_rows(label: str, model_dir: str | Path, results: dict[str, dict], rec
         fp32 = export_onnx(model, tok, tuned.with_name(tuned.name + ".onnx"), overwrite=True)
         int8 = quantize_int8(fp32, tuned.with_name(tuned.name + ".int8.onnx"), overwrite=True)
         token = task.kind == "token"
-        test = encode(tok, task, "test", _full_length(model) if token else min(ft.max_length, _full_length(model)))
+        test = encode(tok, task, "test", max_tokens(model) if token else min(ft.max_length, max_tokens(model)))
         pad = tok.pad_token_id if tok.pad_token_id is not None else 0
         entry = {"settings_hash": key}
         for k, d in zip(rows, (fp32, int8)):

@@ -11,13 +11,15 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .artifacts import read_meta, write_json_atomic, write_text_atomic
+from .artifacts import read_meta
 from .cards import model_card
 from .cpu import cpu_info
+from .files import write_json_atomic, write_text_atomic
 from .measure import count_parameters, cpu_throughput, weights_bytes
 from .plots import pareto_plots
 from .progress import console
 from .recipe import Recipe
+from .tasks.metrics import format_score
 
 METRIC_LABELS = {"accuracy": "acc", "macro_f1": "macro-F1", "upos_accuracy": "UPOS acc", "entity_f1": "entity F1",
                  "f1": "bitext F1"}
@@ -175,13 +177,6 @@ SCORE_PROTOCOL = {
               "neighbour, F1 averaged over both directions); reported on test."),
 }
 """How the report's scores were obtained, per ``[evaluate] method``."""
-
-
-def format_score(v: float | None, std: float | None) -> str:
-    """A score as a percentage with one decimal, ``± std`` when several seeds give one, ``–`` if absent."""
-    if v is None:
-        return "–"
-    return f"{100 * v:.1f}" + (f" ± {100 * std:.1f}" if std else "")
 
 
 def _score(row: dict[str, Any], key: str) -> str:

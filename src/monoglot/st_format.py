@@ -22,8 +22,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .artifacts import write_json_atomic
-from .embeddings import model_prompts
+from .files import write_json_atomic
+from .prompts import model_prompts
 
 EMBEDDING_STAGES = ("teacher", "trim", "shrink", "distill", "adapt")
 """Stages whose output is an encoder meant for sentence embeddings (not a task model or an export)."""

@@ -2,14 +2,15 @@
 
 Modules: :mod:`.losses` (every loss of the three papers), :mod:`.objective` (layer/head maps,
 projections, the combined loss), :mod:`.data` (resumable streams, bilingual mixing, masking),
-:mod:`.checkpoint`, :mod:`.mlm` (MLM head, continued MLM), :mod:`.loop` (the Accelerate loop).
+:mod:`.checkpoint`, :mod:`.mlm` (MLM heads), :mod:`.adapt` (continued MLM, the adapt stage),
+:mod:`.loop` (the Accelerate loop).
 """
 
 from .settings import DistillSettings, LossWeights
 
 # Everything else loads on first use (PEP 562), so that `monoglot --help` does not import torch.
 _LAZY = {
-    "distill": "loop", "work_dir": "loop", "adapt_teacher": "mlm", "with_mlm_head": "mlm",
+    "distill": "loop", "work_dir": "loop", "adapt_teacher": "adapt", "with_mlm_head": "mlm",
     **{n: "losses" for n in ("attention_kl", "attention_mse", "attention_probs", "embedding_cosine", "embedding_mse", "hidden_cosine", "info_nce", "hidden_mse",
                              "logit_kl", "logit_mse", "mlm_loss", "relation_kl")},
 }

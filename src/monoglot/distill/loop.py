@@ -192,7 +192,7 @@ def distill(teacher_spec: str | Path | None, student_spec: str | Path, corpora: 
         raise BadInput("the parallel loss needs parallel text; give --parallel SOURCE_FILE,TARGET_FILE (recipe: [data] parallel = [source, target]) or set its weight to 0")
     if s.loss.sentence_level():
         from ..corpus import iter_documents, iter_segments
-        from ..embeddings import model_prompts
+        from ..prompts import model_prompts
         from ..parallel import ParallelStats, read_parallel
 
         if parallel is not None:

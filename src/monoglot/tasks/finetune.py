@@ -226,7 +226,9 @@ def load_for_task(model_dir: str | Path, task: TaskData, seed: int):
     return tokenizer, model
 
 
-def _full_length(model) -> int:
+def max_tokens(model) -> int:
+    """The longest input the model takes, in tokens (special tokens included): its position
+    embeddings, less the offset RoBERTa-family models reserve for the padding index (514 -> 512)."""
     c = model.config
     n = getattr(c, "max_position_embeddings", 512)
     if getattr(c, "model_type", "") in ROBERTA_LIKE:
@@ -365,8 +367,8 @@ def evaluate_task(model_dir: str | Path, task: str | TaskData, settings: Finetun
     token = task.kind == "token"
     tokenizer, model = load_for_task(model_dir, task, settings.seed)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    train_len = min(settings.max_length, _full_length(model))
-    eval_len = _full_length(model) if token else train_len
+    train_len = min(settings.max_length, max_tokens(model))
+    eval_len = max_tokens(model) if token else train_len
     train = encode(tokenizer, task, "train", train_len)
     dev, test = encode(tokenizer, task, "dev", eval_len), encode(tokenizer, task, "test", eval_len)
 

@@ -96,3 +96,10 @@ def entity_f1(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str | None]
         ValueError: as :func:`entity_scores`.
     """
     return entity_scores(gold, pred)["f1"]
+
+
+def format_score(v: float | None, std: float | None) -> str:
+    """A score as a percentage with one decimal, ``± std`` when several seeds give one, ``–`` if absent."""
+    if v is None:
+        return "–"
+    return f"{100 * v:.1f}" + (f" ± {100 * std:.1f}" if std else "")

@@ -30,7 +30,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import BadInput
-from .readers import TaskData, load_task
+from .readers import TaskData, load_task, train_split_of
 
 N_EXPERIMENTS = 10
 """MTEB ``AbsTaskClassification``: ``n_experiments`` default (mteb/abstasks/AbsTaskClassification.py)."""
@@ -81,20 +81,6 @@ def _fit_score(x_train: np.ndarray, y_train: list, x_test: np.ndarray, y_test: l
         clf.fit(x_train, y_train)
     pred = clf.predict(x_test)
     return {"accuracy": float(accuracy_score(y_test, pred)), "macro_f1": float(f1_score(y_test, pred, average="macro"))}
-
-
-def train_split_of(task: TaskData) -> str:
-    """The split a probe trains on: ``train``, else ``dev`` (MasakhaNEWS ships no Swahili train
-    split here; mteb's AfriSenti transform makes the same substitution for languages without one).
-
-    Raises:
-        BadInput: neither split exists.
-    """
-    for split in ("train", "dev"):
-        if split in task.splits:
-            return split
-    raise BadInput(f"task {task.name} has no train or dev split; a probe needs labelled examples to fit on "
-                   f"(supply train.EXT next to test.EXT)")
 
 
 def majority(task: TaskData, train_split: str = "train") -> dict[str, float]:
@@ -161,16 +147,16 @@ class _Encoder:
     """One loaded model (and tokenizer) for every task of a :func:`probe_model` call."""
 
     def __init__(self, model_dir: str | Path, progress: bool):
-        from ..embeddings import model_prompts
+        from ..prompts import model_prompts
         from ..teachers import load_encoder, load_tokenizer
-        from .finetune import _full_length
+        from .finetune import max_tokens
 
         self.model_dir = str(model_dir)
         self.model = load_encoder(model_dir)
         self.tokenizer = load_tokenizer(model_dir)
         self.prompt = model_prompts(model_dir).get("query", "")
         self.progress = progress
-        self.max_length = min(MAX_LENGTH, _full_length(self.model))  # a model with fewer positions than MTEB's 512
+        self.max_length = min(MAX_LENGTH, max_tokens(self.model))  # a model with fewer positions than MTEB's 512
         self.cache: dict[str, np.ndarray] = {}  # text -> embedding: tasks share sentences (SIB-200, FLORES)
         self.word_cache: dict = {}  # test split -> word features (token tasks sharing a test split)
 

@@ -322,3 +322,17 @@ def task_sentences(name: str, data_root: str | Path | None = None) -> list[str]:
         for x, _ in task.splits.get(split, []):
             out.append(x if task.kind == "sequence" else " ".join(x))
     return out
+
+
+def train_split_of(task: TaskData) -> str:
+    """The split a probe trains on: ``train``, else ``dev`` (MasakhaNEWS ships no Swahili train
+    split here; mteb's AfriSenti transform makes the same substitution for languages without one).
+
+    Raises:
+        BadInput: neither split exists.
+    """
+    for split in ("train", "dev"):
+        if split in task.splits:
+            return split
+    raise BadInput(f"task {task.name} has no train or dev split; a probe needs labelled examples to fit on "
+                   f"(supply train.EXT next to test.EXT)")

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .readers import TaskData
+from .readers import TaskData, train_split_of
 
 MAX_TRAIN_SENTENCES = 1000
 """Train sentences the token probe fits on at most (MasakhaNER 2.0 swa has 6,593)."""
@@ -41,10 +41,10 @@ def word_features(model, tokenizer, task: TaskData, split: str, batch_size: int 
     import torch
 
     from ..progress import bar
-    from .finetune import _full_length, batches, collate, encode
+    from .finetune import batches, collate, encode, max_tokens
 
     base = model.base_model.eval()
-    enc = encode(tokenizer, task, split, _full_length(model))
+    enc = encode(tokenizer, task, split, max_tokens(model))
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     rows: list[list[int]] = []  # feature row of each kept word, in sentence order
     n = 0
@@ -80,7 +80,7 @@ def token_probe(model, tokenizer, task: TaskData, *, seed: int = 42, max_train_s
                 progress: bool = False, cache: dict | None = None) -> dict[str, Any]:
     """Fit and score the token probe (see the module docstring) on a token ``task``.
 
-    Trains on ``train`` (else ``dev``, :func:`monoglot.tasks.probe.train_split_of`), tests on
+    Trains on ``train`` (else ``dev``, :func:`monoglot.tasks.readers.train_split_of`), tests on
     ``test``; a test word cut by truncation counts wrong (``O`` for entities).
 
     Returns:
@@ -102,7 +102,6 @@ def token_probe(model, tokenizer, task: TaskData, *, seed: int = 42, max_train_s
 
     from ..errors import BadInput
     from .finetune import score
-    from .probe import train_split_of
 
     if task.kind != "token":
         raise BadInput(f"task {task.name} is a {task.kind} task; the token probe needs a token task")

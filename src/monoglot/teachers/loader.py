@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 
 from ..artifacts import atomic_dir, write_meta
-from ..embeddings import E5_PROMPTS
+from ..prompts import E5_PROMPTS
 from ..errors import BadInput
 from ..paths import cache_dir
 
