@@ -57,8 +57,13 @@ def model_card(model_dir: str | Path, *, name: str, languages: list[str], base_m
         for task, r in results.items():
             score = format_score(r["metrics"][r["metric"]], (r.get("std") or {}).get(r["metric"]))
             lines.append(f"| {task} | {r['metric']} | {score} |")
-        lines += ["", "Scores: fine-tuned on train (for `SRC->TGT`, the source language's train: zero-shot), "
-                  "model selection on dev, reported on test."]
+        if all(r.get("method") == "probe" for r in results.values()):
+            lines += ["", "Scores: frozen-encoder probes with MTEB's protocol (the encoder is not trained; a logistic "
+                      "regression on its features, fitted on train, for `SRC->TGT` on the source language's train: "
+                      "zero-shot), reported on test."]
+        else:
+            lines += ["", "Scores: fine-tuned on train (for `SRC->TGT`, the source language's train: zero-shot), "
+                      "model selection on dev, reported on test."]
     path = Path(model_dir) / "README.md"
     write_text_atomic(path, "\n".join(lines) + "\n")
     return path

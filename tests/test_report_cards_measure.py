@@ -1,0 +1,111 @@
+"""Direct tests of measurement (parameters, bytes, throughput), model cards and the report, on tiny
+random-initialised models and hand-made evaluation results whose ratios are known."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import make_tiny
+from monoglot.artifacts import write_meta
+from monoglot.cards import model_card
+from monoglot.measure import count_parameters, dir_bytes, model_parameters, model_throughput, weights_bytes
+from monoglot.recipe import Recipe
+from monoglot.report import build_report
+
+
+def _front_matter(card: str) -> dict:
+    assert card.startswith("---\n")
+    return yaml.safe_load(card.split("---\n")[1])
+
+
+def _result(kind: str, metric: str, value: float, method: str = "probe", **extra) -> dict:
+    return {"kind": kind, "metric": metric, "metrics": {metric: value, **extra}, "std": {}, "method": method}
+
+
+def test_parameter_count_reads_headers_and_splits_embeddings_tiny_random_bert(tmp_path):
+    from transformers import AutoModel
+
+    d = make_tiny(tmp_path / "m", "bert", layers=2, hidden=32, heads=2, ffn=64)
+    model = AutoModel.from_pretrained(d, add_pooling_layer=False)  # as stored: no pooler
+    counts = count_parameters(d)
+    embedding = sum(p.numel() for n, p in model.named_parameters() if n.startswith("embeddings."))
+    assert counts == {"total": model_parameters(model), "embedding": embedding, "encoder": model_parameters(model) - embedding}
+    assert weights_bytes(d) == (d / "model.safetensors").stat().st_size
+    assert dir_bytes(d) > weights_bytes(d)  # config and tokenizer files too
+    assert count_parameters(tmp_path / "not-a-dir") is None  # e.g. a hub id
+
+
+def test_tied_weights_count_once_tiny_random_xlmr_with_mlm_head(tmp_path):
+    from transformers import AutoModelForMaskedLM
+
+    d = make_tiny(tmp_path / "m", "xlmr", mlm=True, layers=1, hidden=32, heads=2, ffn=64)
+    model = AutoModelForMaskedLM.from_pretrained(d)
+    assert model.get_output_embeddings().weight is model.get_input_embeddings().weight
+    assert count_parameters(d)["total"] == model_parameters(model)
+
+
+def test_throughput_reports_what_it_timed_tiny_random_bert(tmp_path):
+    from transformers import AutoModel
+
+    model = AutoModel.from_pretrained(make_tiny(tmp_path / "m", "bert", layers=1, hidden=32, heads=2, ffn=64))
+    t = model_throughput(model, batch_size=4, seq_len=16, batches=2, threads=1)
+    assert (t["batch_size"], t["seq_len"], t["threads"]) == (4, 16, 1)
+    assert t["seconds_per_batch"] > 0 and t["sequences_per_second"] == pytest.approx(4 / t["seconds_per_batch"])
+
+
+def test_model_card_front_matter_scores_and_protocol_tiny_random_xlmr(tmp_path):
+    d = make_tiny(tmp_path / "student", "xlmr", layers=1, hidden=32, heads=2, ffn=64)
+    write_meta(d, "distill", "trimmed", {"steps": 10})
+    row = {"parameters": {"total": 2_000_000}, "fewer_parameters": 0.9, "bytes": 8_000_000,
+           "throughput": {"sequences_per_second": 123.4}, "speedup": 6.0}
+    results = {"sib200:swh_Latn": _result("sequence", "accuracy", 0.56789),
+               "masakhaner2:swa": _result("token", "entity_f1", 0.61)}
+    card = model_card(d, name="swahili-student", languages=["sw", "en"], base_model="e5-small", license="mit",
+                      row=row, results=results).read_text()
+    meta = _front_matter(card)
+    assert meta["language"] == ["sw", "en"] and meta["license"] == "mit"
+    assert meta["base_model"] == "intfloat/multilingual-e5-small"
+    index = meta["model-index"][0]["results"]
+    assert [r["metrics"][0]["value"] for r in index] == [56.79, 61.0]
+    assert [r["task"]["type"] for r in index] == ["text-classification", "token-classification"]
+    assert "| sib200:swh_Latn | accuracy | 56.8 |" in card
+    assert "2.00M (90.0% fewer than the teacher)" in card and "123.4 sequences/s (6.0x the teacher)" in card
+    assert "frozen-encoder probes" in card and "fine-tuned on train" not in card  # the card names how it was scored
+
+    results = {"sib200:swh_Latn": _result("sequence", "accuracy", 0.5, method="finetune")}
+    card = model_card(d, name="s", languages=["sw"], base_model="e5-small", license="mit", row=row, results=results).read_text()
+    assert "fine-tuned on train" in card and "frozen-encoder probes" not in card
+
+
+def test_report_ratios_baselines_and_tables_tiny_random(tmp_path):
+    teacher = make_tiny(tmp_path / "teacher", "xlmr", layers=2, hidden=64, heads=4, ffn=128)
+    student = make_tiny(tmp_path / "student", "xlmr", layers=1, hidden=32, heads=2, ffn=64)
+    recipe = Recipe(name="tiny", languages=["sw"], teacher=str(teacher), data={"corpora": ["c.txt"]},
+                    measure={"batch_size": 2, "seq_len": 8, "batches": 1, "threads": 1})
+    sib = "sib200:swh_Latn"
+    results = {
+        "teacher": {sib: _result("sequence", "accuracy", 0.60, macro_f1=0.50) | {"majority": {"accuracy": 0.25, "macro_f1": 0.1}},
+                    "flores:eng_Latn-swh_Latn": _result("bitext", "f1", 0.80) | {"majority": {"f1": 0.001}}},
+        "student": {sib: _result("sequence", "accuracy", 0.45, macro_f1=0.40) | {"majority": {"accuracy": 0.25, "macro_f1": 0.1}},
+                    "flores:eng_Latn-swh_Latn": _result("bitext", "f1", 0.60) | {"majority": {"f1": 0.001}}},
+    }
+    run = tmp_path / "run"
+    run.mkdir()
+    build_report(run, recipe, {"teacher": teacher, "student": student}, results, note="two tasks")
+    report = json.loads((run / "report.json").read_text())
+    s, t = report["models"]["student"], report["models"]["teacher"]
+    assert s["relative_to_teacher"] == pytest.approx({sib: 0.75, "flores:eng_Latn-swh_Latn": 0.75})
+    assert s["average_kept"] == pytest.approx(0.75) and t["average_kept"] == pytest.approx(1.0)
+    assert s["fewer_parameters"] == pytest.approx(1 - s["parameters"]["total"] / t["parameters"]["total"])
+    assert s["speedup"] == pytest.approx(s["throughput"]["sequences_per_second"] / t["throughput"]["sequences_per_second"])
+    md = (run / "report.md").read_text()
+    assert "Tasks: two tasks." in md
+    assert f"### {sib} (in-language; acc on test)" in md and "| majority class | 25.0 | – |" in md
+    assert "| chance | 0.1 | – |" in md  # bitext: chance, not a majority class
+    assert "| student | 45.0 | 75.0% | 25.0% |" in md
+    assert "frozen-encoder probes" in md  # the probe protocol is named
+    assert (student / "README.md").is_file() is False  # cards only for directories under the run folder
