@@ -134,9 +134,9 @@ def _sample_batch(tokenizer, texts: list[str], max_length: int) -> dict[str, np.
 
 
 def _max_length(model) -> int:
-    from .tasks.finetune import max_tokens
+    from .positions import max_sequence_length
 
-    return min(128, max_tokens(model))
+    return min(128, max_sequence_length(model.config))
 
 
 def _torch_logits(model, batch: dict[str, np.ndarray]) -> np.ndarray:

@@ -305,7 +305,8 @@ def deploy_rows(label: str, model_dir: str | Path, results: dict[str, dict], rec
     """
     from .deploy import OnnxTaskModel, export_onnx, quantize_int8
     from .tasks import evaluate_task, load_task
-    from .tasks.finetune import encode, max_tokens, score
+    from .positions import max_sequence_length
+    from .tasks.finetune import encode, score
     from .teachers.loader import load_saved_architecture
     from .teachers import load_tokenizer
 
@@ -328,7 +329,7 @@ def deploy_rows(label: str, model_dir: str | Path, results: dict[str, dict], rec
         fp32 = export_onnx(model, tok, tuned.with_name(tuned.name + ".onnx"), overwrite=True)
         int8 = quantize_int8(fp32, tuned.with_name(tuned.name + ".int8.onnx"), overwrite=True)
         token = task.kind == "token"
-        test = encode(tok, task, "test", max_tokens(model) if token else min(ft.max_length, max_tokens(model)))
+        test = encode(tok, task, "test", max_sequence_length(model.config) if token else min(ft.max_length, max_sequence_length(model.config)))
         pad = tok.pad_token_id if tok.pad_token_id is not None else 0
         entry = {"settings_hash": key}
         for k, d in zip(rows, (fp32, int8)):

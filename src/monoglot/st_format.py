@@ -23,6 +23,7 @@ import json
 from pathlib import Path
 
 from .files import write_json_atomic
+from .positions import max_sequence_length
 from .prompts import model_prompts
 
 EMBEDDING_STAGES = ("teacher", "trim", "shrink", "distill", "adapt")
@@ -35,13 +36,6 @@ MODULES = [
     {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
     {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},
 ]
-
-
-def _max_seq_length(config: dict) -> int:
-    positions = config.get("max_position_embeddings") or MAX_SEQ_LENGTH
-    if config.get("model_type") in ("xlm-roberta", "roberta"):
-        positions -= 2  # RoBERTa position ids start after the padding id (pad_token_id + 1)
-    return int(min(MAX_SEQ_LENGTH, positions))
 
 
 def write_sentence_transformers(model_dir: str | Path, prompts: dict[str, str] | None = None) -> bool:
@@ -61,7 +55,7 @@ def write_sentence_transformers(model_dir: str | Path, prompts: dict[str, str] |
         return False
     config = json.loads((model_dir / "config.json").read_text())
     write_json_atomic(model_dir / "modules.json", MODULES)
-    write_json_atomic(model_dir / "sentence_bert_config.json", {"max_seq_length": _max_seq_length(config), "do_lower_case": False})
+    write_json_atomic(model_dir / "sentence_bert_config.json", {"max_seq_length": min(MAX_SEQ_LENGTH, max_sequence_length(config)), "do_lower_case": False})
     write_json_atomic(model_dir / "1_Pooling" / "config.json", {
         "word_embedding_dimension": config["hidden_size"], "pooling_mode_cls_token": False,
         "pooling_mode_mean_tokens": True, "pooling_mode_max_tokens": False,

