@@ -18,6 +18,7 @@ It prints its wall time and the CPU model.
 
 Usage: python benchmarks/quality.py [--recipe recipes/swahili.toml] [--out out] [--data DATA_ROOT]
        [--budget demo|full] [--seeds 3] [--max-epochs N] [--max-train-examples N] [--no-random-init]
+       [--models LABEL,...] [--tasks SPEC,...]
 """
 
 from __future__ import annotations
@@ -91,11 +92,16 @@ def random_init_student(run_dir: Path, recipe, data_root, seed: int = 0, progres
 
 
 def full_budget(run_dir: Path, recipe, data_root=None, *, seeds: int = 3, max_epochs: int | None = None,
-                max_train_examples: int | None = None, random_init: bool = True, progress: bool = True) -> dict:
+                max_train_examples: int | None = None, random_init: bool = True, progress: bool = True,
+                only_models: list[str] | None = None, only_tasks: list[str] | None = None) -> dict:
     """Fine-tune every model of ``run_dir`` on every fine-tunable task of ``recipe`` with the
     full budget (module docstring); results cached per (model, task) in ``run_dir/full-budget/``.
 
-    ``max_epochs`` and ``max_train_examples`` cap the budget (for a smoke test only).
+    ``max_epochs`` and ``max_train_examples`` cap the budget (for a smoke test only);
+    ``only_models`` (labels, in this order) and ``only_tasks`` (recipe task specs) spend it on a subset.
+
+    Raises:
+        SystemExit: a label or task in ``only_models``/``only_tasks`` that the run does not have.
 
     Returns:
         ``{"models": {label: {task: monoglot.tasks.evaluate result}}, "seconds", "cpu"}``.
@@ -112,13 +118,23 @@ def full_budget(run_dir: Path, recipe, data_root=None, *, seeds: int = 3, max_ep
     root = resolve_root(data_root)
     models = {"teacher": Path(resolve_model(recipe.teacher)), "trimmed teacher": run_dir / "trimmed",
               "student-init": run_dir / "student-init", "student": run_dir / "student"}
-    if random_init:
+    if random_init and (only_models is None or "student from random init" in only_models):
         models["student from random init"] = random_init_student(run_dir, recipe, root, progress=progress)
+    if only_models is not None:
+        unknown = [m for m in only_models if m not in models]
+        if unknown:
+            raise SystemExit(f"error: --models {', '.join(unknown)}: not a model of the run; choose from {', '.join(models)}")
+        models = {m: models[m] for m in only_models}
     tasks = []
     for spec in recipe_tasks(recipe, root)[0]:
         family = spec.split("->")[0].split(":")[0]
         if not is_bitext(spec) and family in FULL_RECIPES and {"train", "dev"} <= set(load_task(spec, root).splits):
             tasks.append(spec)
+    if only_tasks is not None:
+        unknown = [t for t in only_tasks if t not in tasks]
+        if unknown:
+            raise SystemExit(f"error: --tasks {', '.join(unknown)}: not a fine-tunable task of the recipe; choose from {', '.join(tasks)}")
+        tasks = only_tasks
     out_dir = run_dir / "full-budget"
     results: dict = {}
     for label, path in models.items():
@@ -197,6 +213,8 @@ def main() -> None:
     ap.add_argument("--max-epochs", type=int, default=None, help="full budget: cap the published epochs (smoke tests only)")
     ap.add_argument("--max-train-examples", type=int, default=None, help="full budget: cap the train split (smoke tests only)")
     ap.add_argument("--no-random-init", action="store_true", help="full budget: skip the random-init student baseline")
+    ap.add_argument("--models", default=None, help="full budget: comma-separated model labels, in this order (default: all)")
+    ap.add_argument("--tasks", default=None, help="full budget: comma-separated task specs of the recipe (default: all fine-tunable)")
     ap.add_argument("--quiet", action="store_true", help="no progress bars")
     args = ap.parse_args()
     t0 = time.perf_counter()
@@ -205,7 +223,8 @@ def main() -> None:
     if args.budget == "full":
         full = full_budget(run_dir, recipe, args.data, seeds=args.seeds, max_epochs=args.max_epochs,
                            max_train_examples=args.max_train_examples, random_init=not args.no_random_init,
-                           progress=not args.quiet)
+                           progress=not args.quiet, only_models=args.models.split(",") if args.models else None,
+                           only_tasks=args.tasks.split(",") if args.tasks else None)
         (run_dir / "full-budget.json").write_text(json.dumps(full, indent=1) + "\n")
         print("\n## Full-budget fine-tuning (primary metric on test, mean ± std over seeds; kept vs teacher)\n")
         print(full_table(full))
