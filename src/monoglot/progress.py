@@ -24,14 +24,15 @@ def counter(description: str, unit: str = "items", enabled: bool = True) -> Iter
 
 
 @contextlib.contextmanager
-def bar(description: str, total: int, enabled: bool = True) -> Iterator[Callable[..., None]]:
-    """A progress bar with ETA; yields ``advance(n=1, **fields)``; fields appear after the bar."""
+def bar(description: str, total: int, enabled: bool = True, transient: bool = False) -> Iterator[Callable[..., None]]:
+    """A progress bar with ETA; yields ``advance(n=1, **fields)``; fields appear after the bar.
+    ``transient``: erase it when done (many short runs, e.g. fine-tuning per seed)."""
     if not enabled:
         yield lambda n=1, **kw: None
         return
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-                  console=console, transient=False) as p:
+                  console=console, transient=transient) as p:
         task = p.add_task(description, total=total, info="")
 
         def advance(n: int = 1, **fields: object) -> None:

@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import math
 import random
 import shutil
-import signal
 import time
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -26,8 +24,8 @@ import torch
 
 from ..artifacts import (atomic_dir, check_new_output, corpus_files, portable_path, read_meta, save_tokenizer,
                          settings_hash, write_meta)
-from ..errors import BadInput, Interrupted
-from ..progress import bar, console
+from ..errors import BadInput
+from ..progress import console
 from ..teachers import load_tokenizer, resolve_model
 from ..teachers.loader import check_seq_len, load_saved_architecture
 from . import checkpoint as ck
@@ -36,6 +34,7 @@ from .mlm import freeze_all_but_head, with_mlm_head
 from .objective import (DistillModel, Maps, build_maps, check_model, combined_loss, load_basis, mlm_head, teacher_outputs,
                         teacher_sentence_outputs)
 from .precision import cpu_model, resolve_precision
+from ..training import Keeper, Phases, TrainState, Validation, train
 from .settings import DistillSettings
 
 
@@ -43,22 +42,6 @@ def work_dir(out: str | Path) -> Path:
     """The run's work directory beside ``out``: checkpoints, best model, TensorBoard logs."""
     out = Path(out)
     return out.with_name(f"{out.name}.work")
-
-
-@contextlib.contextmanager
-def _stop_signals():
-    """Turn SIGINT/SIGTERM into a flag checked at the end of each step."""
-    flag = {"stop": False, "signum": signal.SIGINT}
-
-    def handler(signum, frame):
-        flag["stop"], flag["signum"] = True, signum
-
-    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield flag
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
 
 
 def _load_student(path: str, s: DistillSettings):
@@ -77,27 +60,6 @@ def _load_student(path: str, s: DistillSettings):
             if isinstance(m, torch.nn.Dropout):
                 m.p = s.dropout
     return model
-
-
-class Phases:
-    """Accumulates wall seconds per phase of a training step into ``seconds`` (a dict).
-
-    On a GPU each phase synchronises before and after, so the split is true there too.
-    """
-
-    def __init__(self, device: torch.device, seconds: dict[str, float]):
-        self.seconds = seconds
-        self.sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-
-    @contextlib.contextmanager
-    def __call__(self, name: str):
-        self.sync()
-        t = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.sync()
-            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - t
 
 
 def _step_seed(seed: int, step: int) -> int:
@@ -243,7 +205,7 @@ def distill(teacher_spec: str | Path | None, student_spec: str | Path, corpora: 
                                             [str(p) for p in parallel] if parallel else None),
                    "decontaminated": settings_hash(eval_list)}
     found = ck.checkpoints(work)
-    run = {"step": 0, "history": [], "validations": [], "best": None, "bad_validations": 0, "tokens": 0, "seconds": 0.0}
+    run = TrainState()
     if resume and found:
         state, model_state, opt_state, rng = ck.load_checkpoint(found[-1], rank, fingerprint)
         dm.load_state_dict(model_state)
@@ -253,9 +215,9 @@ def distill(teacher_spec: str | Path | None, student_spec: str | Path, corpora: 
         mixer.load_state(state["data"])
         if sentences is not None:
             sentences.position = state["data"]["sentences"]
-        run = state["run"]
+        run = TrainState.from_dict(state["run"])
         if acc.is_main_process:
-            console.print(f"  distill: resuming at step {run['step']} from {found[-1]}")
+            console.print(f"  distill: resuming at step {run.step} from {found[-1]}")
     elif found:
         raise BadInput(f"{work} holds checkpoints of an earlier run; pass --resume to continue it, or delete {work} to start over")
     elif resume and acc.is_main_process:
@@ -317,111 +279,76 @@ def distill(teacher_spec: str | Path | None, student_spec: str | Path, corpora: 
 
     def checkpoint(step: int) -> Path:
         state = {"fingerprint": fingerprint, "scheduler": {k: v for k, v in sched.state_dict().items() if k != "lr_lambdas"},
-                 "data": {**mixer.state(), **({"sentences": sentences.position} if sentences else {})}, "run": run}
+                 "data": {**mixer.state(), **({"sentences": sentences.position} if sentences else {})}, "run": run.as_dict()}
         return ck.save_checkpoint(work, step, acc, acc.get_state_dict(dm), opt, state)
 
-    if not run["validations"]:  # the initial student is the first candidate for the best
-        v0 = val_loss()
-        run["validations"].append({"step": 0, **v0})
-        run["best"] = {"step": 0, "loss": sum(v0.values()) / len(v0)}
-        if s.keep_best and s.val_every:
-            save_best()
-    dm.train()
-    t_resume, seconds0, tok0 = time.perf_counter(), run["seconds"], run["tokens"]
-    timed = Phases(acc.device, run.setdefault("phases", {}))
-    stopped_early = False
-    with _stop_signals() as flag, bar("adapt" if teacher is None else "distill", s.steps, enabled=progress and acc.is_main_process) as advance:
-        advance(run["step"])
-        for step in range(run["step"], s.steps):
-            with timed("data"):
-                lang, ids, batch, sent = "sentences", None, None, None
-                if s.loss.token_level():
-                    lang, ids = mixer.next(step)
-                    batch = masked(ids, _step_seed(s.seed, step))
-                if sentences is not None:
-                    sent = sentences.next()
-            denom = max(1, len(batch.positions)) / (world * s.grad_accum) if masking else None
-            losses, parts = [], {}
-            for a in range(s.grad_accum):
-                lo = (a * world + rank) * micro
-                mb = shard(batch, lo, lo + micro) if batch is not None else None
-                ms = sent.rows(lo, lo + micro) if sent is not None else None
-                sync = contextlib.nullcontext() if a == s.grad_accum - 1 else acc.no_sync(dm)
-                with sync:
-                    loss, terms = micro_loss(dm, mb, denom, ms, timed)
-                    with timed("student backward"):
-                        acc.backward(loss / s.grad_accum)
-                losses.append(loss.detach())
-                for k, v in terms.items():
-                    parts[k] = parts.get(k, 0) + v.float() / s.grad_accum
-            with timed("optimizer"):
-                acc.clip_grad_norm_(params, s.max_grad_norm)
-                opt.step()
-                sched.step()
-                opt.zero_grad(set_to_none=True)
-            loss = torch.stack([torch.stack(losses).mean(), *parts.values()])
-            if world > 1:  # the global batch's mean of each term
-                loss = acc.reduce(loss, "mean")
-            loss, parts = loss[0], dict(zip(parts, loss[1:]))
-            if not math.isfinite(loss.item()):
-                raise RuntimeError(f"distillation diverged at step {step + 1} (loss {loss.item()}); lower lr")
-            run["step"] = step + 1
-            run["tokens"] += (ids.numel() if ids is not None else 0) + (sent.tokens() if sent is not None else 0)
-            run["seconds"] = seconds0 + time.perf_counter() - t_resume
-            rec = {"step": step + 1, "lang": lang, "loss": round(loss.item(), 6), "lr": sched.get_last_lr()[0],
-                   **{k: round(float(v), 6) for k, v in parts.items()}}
-            run["history"].append(rec)
-            acc.log({f"train/{k}": v for k, v in rec.items() if k not in ("step", "lang")}, step=step + 1)
-            if s.val_every and (step + 1) % s.val_every == 0 and step + 1 < s.steps:
-                v = val_loss()
-                run["validations"].append({"step": step + 1, **v})
-                acc.log({f"val/{k}": x for k, x in v.items()}, step=step + 1)
-                score = sum(v.values()) / len(v)
-                if score < run["best"]["loss"]:
-                    run["best"], run["bad_validations"] = {"step": step + 1, "loss": score}, 0
-                    if s.keep_best:
-                        save_best()
-                else:
-                    run["bad_validations"] += 1
-                    stopped_early = s.patience is not None and run["bad_validations"] >= s.patience
-            tok_s = (run["tokens"] - tok0) / max(1e-9, time.perf_counter() - t_resume)
-            advance(loss=f"{loss.item():.4f}", tok_s=f"{tok_s:,.0f}")
-            stop = torch.tensor(float(flag["stop"]), device=acc.device)
-            if world > 1:
-                stop = acc.reduce(stop, "sum")
-            if stop.item() > 0:
-                path = checkpoint(step + 1)
-                raise Interrupted(f"interrupted at step {step + 1} of {s.steps}; checkpoint written to {path}; continue with --resume",
-                                  signum=flag["signum"])
-            if s.checkpoint_every and (step + 1) % s.checkpoint_every == 0 and step + 1 < s.steps:
-                checkpoint(step + 1)
-            if stopped_early:
-                break
+    def step(i: int) -> dict:
+        """One optimizer step's forward and backward: every micro-batch of this process."""
+        with timed("data"):
+            lang, ids, batch, sent = "sentences", None, None, None
+            if s.loss.token_level():
+                lang, ids = mixer.next(i)
+                batch = masked(ids, _step_seed(s.seed, i))
+            if sentences is not None:
+                sent = sentences.next()
+        denom = max(1, len(batch.positions)) / (world * s.grad_accum) if masking else None
+        losses, parts = [], {}
+        for a in range(s.grad_accum):
+            lo = (a * world + rank) * micro
+            mb = shard(batch, lo, lo + micro) if batch is not None else None
+            ms = sent.rows(lo, lo + micro) if sent is not None else None
+            with contextlib.nullcontext() if a == s.grad_accum - 1 else acc.no_sync(dm):
+                loss, terms = micro_loss(dm, mb, denom, ms, timed)
+                with timed("student backward"):
+                    acc.backward(loss / s.grad_accum)
+            losses.append(loss.detach())
+            for k, v in terms.items():
+                parts[k] = parts.get(k, 0) + v.float() / s.grad_accum
+        loss = torch.stack([torch.stack(losses).mean(), *parts.values()])
+        if world > 1:  # the global batch's mean of each term
+            loss = acc.reduce(loss, "mean")
+        run.tokens += (ids.numel() if ids is not None else 0) + (sent.tokens() if sent is not None else 0)
+        return {"lang": lang, "loss": round(loss[0].item(), 6), **{k: round(float(x), 6) for k, x in zip(parts, loss[1:])}}
 
-    final = val_loss()
-    run["validations"].append({"step": run["step"], **final})
-    acc.log({f"val/{k}": x for k, x in final.items()}, step=run["step"])
-    score = sum(final.values()) / len(final)
-    chosen = run["step"]
-    if s.keep_best and s.val_every and run["best"]["loss"] < score:
+    def validate() -> tuple[float, dict[str, float]]:
+        v = val_loss()
+        return sum(v.values()) / len(v), v
+
+    def any_process(stop: bool) -> bool:
+        flag = torch.tensor(float(stop), device=acc.device)
+        return (acc.reduce(flag, "sum") if world > 1 else flag).item() > 0
+
+    def load_best() -> None:
         from safetensors.torch import load_file
 
         raw.load_state_dict(load_file(str(work / "best.safetensors")))
-        chosen = run["best"]["step"]
+
+    timed = Phases(run.phases, acc.device)
+    t_resume, tok0 = time.perf_counter(), run.tokens
+    keep = Keeper(save_best, load_best) if s.keep_best and s.val_every else None
+    dm.train()
+    run = train(step, opt, sched, s.steps, state=run, clip=lambda: acc.clip_grad_norm_(params, s.max_grad_norm),
+                validation=Validation(validate, every=s.val_every, patience=s.patience, before=True, keep=keep, last_wins_ties=True),
+                checkpoint=checkpoint, checkpoint_every=s.checkpoint_every, log=lambda rec, i: acc.log(rec, step=i),
+                show=lambda st: {"tok_s": f"{(st.tokens - tok0) / max(1e-9, time.perf_counter() - t_resume):,.0f}"},
+                any_process=any_process, description="adapt" if teacher is None else "distill",
+                progress=progress and acc.is_main_process, device=acc.device)
+    final = {k: x for k, x in run.validations[-1].items() if k != "step"}
+    chosen = run.best["step"] if keep is not None else run.step
     if acc.is_main_process:
-        h = run["history"]
+        h = run.history
         with atomic_dir(out, overwrite=overwrite) as tmp:
             raw.student.eval().save_pretrained(tmp)
             save_tokenizer(tok, tmp)
             if (work / "runs").is_dir():
                 shutil.copytree(work / "runs", tmp / "runs")
-            stats = {"val_loss_before": {k: v for k, v in run["validations"][0].items() if k != "step"}, "val_loss_after": final, "chosen_step": chosen,
-                     "stopped_early": stopped_early, "steps_run": run["step"],
-                     "train_loss_first": h[0]["loss"], "train_loss_last": h[-1]["loss"], "tokens": run["tokens"],
-                     "seconds": round(run["seconds"], 1), "tokens_per_second": round(run["tokens"] / max(run["seconds"], 1e-9), 1),
+            stats = {"val_loss_before": {k: v for k, v in run.validations[0].items() if k != "step"}, "val_loss_after": final, "chosen_step": chosen,
+                     "stopped_early": run.stopped_early, "steps_run": run.step,
+                     "train_loss_first": h[0]["loss"], "train_loss_last": h[-1]["loss"], "tokens": run.tokens,
+                     "seconds": round(run.seconds, 1), "tokens_per_second": round(run.tokens / max(run.seconds, 1e-9), 1),
                      "processes": world, "precision": precision, "precision_reason": precision_reason, "cpu": cpu_model(),
-                     **({"parallel_text": pstats.as_dict()} if pstats else {}), "seconds_by_phase": {k: round(v, 2) for k, v in run["phases"].items()}, "layer_map": maps.hidden, "teacher_heads": maps.heads,
-                     "corpus": cstats.as_dict(), "validations": run["validations"], "history": h}
+                     **({"parallel_text": pstats.as_dict()} if pstats else {}), "seconds_by_phase": {k: round(v, 2) for k, v in run.phases.items()}, "layer_map": maps.hidden, "teacher_heads": maps.heads,
+                     "corpus": cstats.as_dict(), "validations": run.validations, "history": h}
             write_meta(tmp, "distill" if teacher is not None else "adapt", str(student_spec),
                        {"teacher": str(teacher_spec), "corpora": [portable_path(c) for c in corpora],
                         "source_corpora": [portable_path(c) for c in source_corpora], "decontaminated": eval_list is not None,

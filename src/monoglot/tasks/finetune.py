@@ -225,14 +225,6 @@ def load_for_task(model_dir: str | Path, task: TaskData, seed: int):
     return tokenizer, model
 
 
-def _progress(enabled: bool):
-    if not enabled:
-        return contextlib.nullcontext(None)
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    TimeRemainingColumn(), transient=True)
-
-
 def fit(model, task: TaskData, train: Encoded, dev: Encoded, settings: FinetuneSettings, pad_id: int, *,
         extra_loss: Callable | None = None, after_step: Callable[[], None] | None = None,
         progress: bool = True, label: str | None = None) -> dict[str, Any]:
@@ -247,6 +239,8 @@ def fit(model, task: TaskData, train: Encoded, dev: Encoded, settings: FinetuneS
     Returns:
         ``{"dev_metrics", "best_epoch" (1-based), "epochs_run", "train_seconds", "eval_seconds"}``.
     """
+    from ..training import Validation, in_memory, train as run_steps
+
     token = task.kind == "token"
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW([
@@ -260,40 +254,29 @@ def fit(model, task: TaskData, train: Encoded, dev: Encoded, settings: FinetuneS
         optimizer, lambda s: (s + 1) / (warmup + 1) if s < warmup else max(0.0, (total - s) / max(1, total - warmup)))
     rng = random.Random(settings.seed)
     lengths = [len(x) for x in train.ids]
-    key = task.metric
-    best, best_dev, best_epoch = None, None, 0
-    train_s = eval_s = 0.0
-    name = label or task.name
-    with _progress(progress) as bar:
-        bar_task = bar.add_task(f"{name} epoch 1", total=total) if bar else None
-        for epoch in range(1, settings.epochs + 1):
-            model.train()
-            t0 = time.perf_counter()
-            for idx in batches(lengths, settings.batch_size, rng):
-                b = collate(train, idx, pad_id, token)
-                loss = extra_loss(model, b) if extra_loss is not None else model(**b).loss
-                loss.backward()
-                optimizer.step()
-                schedule.step()
-                optimizer.zero_grad(set_to_none=True)
-                if after_step is not None:
-                    after_step()
-                if bar:
-                    bar.update(bar_task, advance=1, description=f"{name} epoch {epoch} loss {loss.item():.3f}")
-            train_s += time.perf_counter() - t0
-            if settings.eval_every_epoch or epoch == settings.epochs:
-                t0 = time.perf_counter()
-                dev_metrics = score(task, "dev", predict(model, dev, pad_id, 2 * settings.batch_size, token))
-                eval_s += time.perf_counter() - t0
-                if best_dev is None or dev_metrics[key] > best_dev[key]:
-                    best_dev, best_epoch = dev_metrics, epoch
-                    best = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
-                elif settings.patience is not None and epoch - best_epoch >= settings.patience:
-                    break  # early stopping on dev
-    if best_epoch != epoch:
-        model.load_state_dict(best, strict=False)
-    return {"dev_metrics": best_dev, "best_epoch": best_epoch, "epochs_run": epoch, "train_seconds": train_s,
-            "eval_seconds": eval_s}
+    epoch: list[list[int]] = []
+
+    def step(i: int) -> dict:
+        if not epoch:  # a new epoch: reshuffled length buckets
+            epoch.extend(batches(lengths, settings.batch_size, rng))
+        b = collate(train, epoch.pop(0), pad_id, token)
+        loss = extra_loss(model, b) if extra_loss is not None else model(**b).loss
+        loss.backward()
+        return {"loss": loss.item()}
+
+    def validate() -> tuple[float, dict[str, float]]:
+        dev_metrics = score(task, "dev", predict(model, dev, pad_id, 2 * settings.batch_size, token))
+        model.train()
+        return dev_metrics[task.metric], dev_metrics
+
+    model.train()
+    st = run_steps(step, optimizer, schedule, total, after_step=after_step, progress=progress, transient=True, description=label or task.name,
+               validation=Validation(validate, every=steps_per_epoch if settings.eval_every_epoch else 0, higher_is_better=True,
+                                     patience=settings.patience, keep=in_memory(model)))
+    eval_s = st.phases.get("validation", 0.0)
+    return {"dev_metrics": {k: v for k, v in st.best.items() if k not in ("step", "score")},
+            "best_epoch": -(-st.best["step"] // steps_per_epoch), "epochs_run": -(-st.step // steps_per_epoch),
+            "train_seconds": st.seconds - eval_s, "eval_seconds": eval_s}
 
 
 def subsample_train(task: TaskData, limit: int | None, seed: int = 0) -> TaskData:
