@@ -103,7 +103,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 
-    from monoglot.distill import DistillSettings, LossWeights, adapt_teacher, distill
+    from monoglot.distill import AdaptSettings, DistillSettings, LossWeights, adapt_teacher, distill
     from monoglot.distill.precision import cpu_model
     from monoglot.paths import data_root
     from monoglot.pipeline import evaluation_texts
@@ -133,8 +133,8 @@ def main() -> None:
         shrink_to_dir(trimmed, init, layers=args.layers, hidden=args.hidden, ffn=args.ffn, head_strategy="first",
                       ffn_strategy="first", hidden_strategy="pca", corpora=swa[:1], eval_texts=eval_texts, measure=None, progress=False)
     if any(MIXES[m][0].get("logits") for m in mixes) and not adapted.is_dir():
-        s = DistillSettings(lr=1e-4, batch_size=args.batch_size, seq_len=args.seq_len, loss=LossWeights(hidden=0, attention=0, mlm=1))
-        adapt_teacher(trimmed, swa, adapted, head_steps=args.adapt_steps, settings=s, eval_texts=eval_texts, progress=False)
+        adapt_teacher(trimmed, swa, adapted, AdaptSettings(head_steps=args.adapt_steps, batch_size=args.batch_size, seq_len=args.seq_len),
+                      eval_texts=eval_texts, progress=False)
 
     res_file = out / "results.json"
     state = json.loads(res_file.read_text()) if res_file.is_file() else {"teacher": None, "runs": []}

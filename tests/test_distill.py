@@ -8,7 +8,7 @@ import sys
 import pytest
 import torch
 
-from monoglot.distill import (DistillSettings, LossWeights, adapt_teacher, attention_kl, attention_mse, distill,
+from monoglot.distill import (AdaptSettings, DistillSettings, LossWeights, adapt_teacher, attention_kl, attention_mse, distill,
                               hidden_cosine, hidden_mse, logit_kl, logit_mse, mlm_loss, relation_kl)
 from monoglot.distill.data import mask_tokens, shard
 from monoglot.errors import BadInput
@@ -105,7 +105,7 @@ def test_mlm_head_on_the_frozen_e5_body_then_logit_distillation(tmp_path, e5_tri
     from safetensors.torch import load_file
 
     s = DistillSettings(batch_size=4, seq_len=64, lr=1e-3, val_batches=2, warmup_ratio=0.1)
-    adapted = adapt_teacher(e5_trimmed, [swahili_corpus], tmp_path / "adapted", head_steps=15, settings=s, progress=False)
+    adapted = adapt_teacher(e5_trimmed, [swahili_corpus], tmp_path / "adapted", AdaptSettings(head_steps=15), settings=s, progress=False)
     meta = json.loads((adapted / "monoglot.json").read_text())
     assert meta["stage"] == "adapt" and meta["settings"]["trainable"] == "mlm_head"
     st = meta["stats"]

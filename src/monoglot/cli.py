@@ -9,13 +9,28 @@ from typing import List, Optional
 
 import typer
 
+from .distill.settings import AdaptSettings, DistillSettings
 from .errors import BadInput, Interrupted, Terminated, first_validation_error
+from .recipe import DataSection
+from .shrink.settings import ShrinkSettings
+from .tasks.settings import FinetuneSettings
+from .vocab.settings import VocabPolicy
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Compress a multilingual encoder into a small model for one language.")
 
+
+
+def _opt(settings, name: str, *decls: str, help: str | None = None):
+    """A typer option whose default (and, unless ``help`` is given, help text) is the pydantic
+    field ``name`` of ``settings``: the settings classes are the one source of every default."""
+    field = settings.model_fields[name]
+    text = help or field.description[0].upper() + field.description[1:] + "."
+    return typer.Option(field.get_default(call_default_factory=True), *decls, help=text)
+
+
 NoProgress = typer.Option(False, "--quiet", help="Hide progress bars.")
-TEXT_COLUMN = "Text column of .tsv / field of .jsonl / column of hf: corpora."
+TextColumn = _opt(DataSection, "text_column")
 MaxDocuments = typer.Option(None, "--max-documents", help="Read at most this many documents of each corpus (e.g. of a large hub corpus).")
 MaxWords = typer.Option(None, "--max-words", help="Stop reading each corpus after the document that reaches this many words.")
 
@@ -68,19 +83,19 @@ def teacher(name: str = typer.Argument(..., help="e5-small (the embedded default
 def trim(model: str = typer.Argument(..., help="Model directory, hub id, or e5-small."),
          out: Path = typer.Option(..., "--out", help="Directory to write (must not exist)."),
          corpus: List[str] = typer.Option([], "--corpus", help="Target text (.txt/.tsv/.jsonl, optionally .gz, or hf:DATASET[:CONFIG][:SPLIT]); repeat for several corpora (e.g. a source and a target language)."),
-         min_count: int = typer.Option(1, help="Keep pieces seen at least this many times in all corpora together."),
-         min_doc_freq: Optional[int] = typer.Option(None, help="Keep pieces found in at least this many documents (corpus segments)."),
-         min_rel_freq: Optional[float] = typer.Option(None, help="Keep pieces whose relative frequency reaches this in ANY corpus (bilingual, BiStil), e.g. 1e-6."),
-         coverage: Optional[float] = typer.Option(None, help="Keep the fewest most frequent pieces covering this fraction of token occurrences, e.g. 0.99."),
-         top_n: Optional[int] = typer.Option(None, help="Then keep at most the N most frequent pieces (default: no limit)."),
-         keep_chars: bool = typer.Option(True, help="Always keep the single-character pieces of every character seen."),
-         keep_token: List[str] = typer.Option([], "--keep-token", help="A piece to always keep; repeatable."),
+         min_count: int = _opt(VocabPolicy, "min_count", help="Keep pieces seen at least this many times in all corpora together."),
+         min_doc_freq: Optional[int] = _opt(VocabPolicy, "min_doc_freq", help="Keep pieces found in at least this many documents (corpus segments)."),
+         min_rel_freq: Optional[float] = _opt(VocabPolicy, "min_rel_freq", help="Keep pieces whose relative frequency reaches this in ANY corpus (bilingual, BiStil), e.g. 1e-6."),
+         coverage: Optional[float] = _opt(VocabPolicy, "coverage", help="Keep the fewest most frequent pieces covering this fraction of token occurrences, e.g. 0.99."),
+         top_n: Optional[int] = _opt(VocabPolicy, "top_n", help="Then keep at most the N most frequent pieces (default: no limit)."),
+         keep_chars: bool = _opt(VocabPolicy, "keep_chars"),
+         keep_token: List[str] = _opt(VocabPolicy, "keep_tokens", "--keep-token", help="A piece to always keep; repeatable."),
          pieces: Optional[Path] = typer.Option(None, "--pieces", help="Keep exactly the pieces listed in this file (.txt one per line, or .json list); --corpus optional."),
-         text_column: str = typer.Option("text", help=TEXT_COLUMN),
+         text_column: str = TextColumn,
          max_documents: Optional[int] = MaxDocuments, max_words: Optional[int] = MaxWords,
          quiet: bool = NoProgress) -> None:
     """Vocabulary trimming: keep the pieces the corpus uses; exact on covered text. Thresholds compose."""
-    from .vocab import VocabPolicy, trim_to_corpus
+    from .vocab import trim_to_corpus
 
     policy = VocabPolicy(min_count=min_count, min_doc_freq=min_doc_freq, min_rel_freq=min_rel_freq, coverage=coverage,
                          top_n=top_n, keep_chars=keep_chars, keep_tokens=keep_token,
@@ -92,36 +107,30 @@ def trim(model: str = typer.Argument(..., help="Model directory, hub id, or e5-s
 @app.command()
 def shrink(model: str = typer.Argument(..., help="Model directory, hub id, or e5-small."),
            out: Path = typer.Option(..., "--out", help="Directory to write (must not exist)."),
-           layers: Optional[int] = typer.Option(None, help="Student layers (default: the teacher's)."),
-           hidden: Optional[int] = typer.Option(None, help="Hidden size (default: the teacher's)."),
-           ffn: Optional[int] = typer.Option(None, help="FFN intermediate size, the same in every layer (default: the teacher's)."),
-           heads: Optional[int] = typer.Option(None, help="Attention heads per layer (default: keep the head dimension, i.e. hidden / head_dim)."),
-           layer_strategy: str = typer.Option("stride", help="stride, first, last, first-last, importance (greedy removal error), or a list like 0,4,8,11."),
-           head_strategy: str = typer.Option("importance", help="importance (head-mask gradient, Michel et al.), first, or random."),
-           ffn_strategy: str = typer.Option("taylor", help="taylor (first-order Taylor importance), first, or random."),
-           hidden_strategy: str = typer.Option("pca", help="pca (of the teacher's hidden states), svd (of the embeddings), importance, truncate (first dims), or random."),
+           layers: Optional[int] = _opt(ShrinkSettings, "layers"),
+           hidden: Optional[int] = _opt(ShrinkSettings, "hidden"),
+           ffn: Optional[int] = _opt(ShrinkSettings, "ffn"),
+           heads: Optional[int] = _opt(ShrinkSettings, "heads"),
+           layer_strategy: str = _opt(ShrinkSettings, "layer_strategy"),
+           head_strategy: str = _opt(ShrinkSettings, "head_strategy"),
+           ffn_strategy: str = _opt(ShrinkSettings, "ffn_strategy"),
+           hidden_strategy: str = _opt(ShrinkSettings, "hidden_strategy"),
            corpus: List[str] = typer.Option([], "--corpus", help="Target text for the importance and PCA strategies (a file or hf:DATASET[:CONFIG][:SPLIT]); repeatable."),
-           importance_sequences: int = typer.Option(32, help="Sequences of --seq-len tokens read for scoring."),
-           seq_len: int = typer.Option(128, help="Tokens per scoring sequence."),
-           text_column: str = typer.Option("text", help=TEXT_COLUMN),
+           importance_sequences: int = _opt(ShrinkSettings, "importance_sequences", help="Sequences of --seq-len tokens read for scoring."),
+           seq_len: int = _opt(ShrinkSettings, "seq_len"),
+           text_column: str = TextColumn,
            max_documents: Optional[int] = MaxDocuments, max_words: Optional[int] = MaxWords,
            measure: bool = typer.Option(True, help="Measure CPU throughput after each step (layers, FFN, heads and hidden)."),
-           seed: int = typer.Option(0, help="Seed of the masking and of the random strategies."),
+           seed: int = _opt(ShrinkSettings, "seed"),
            quiet: bool = NoProgress) -> None:
     """Student initialisation: choose layers, then prune heads, FFN neurons and hidden size by importance."""
-    from .shrink import ShrinkSettings, shrink_to_dir
+    from .shrink import shrink_to_dir
 
     s = ShrinkSettings(layers=layers, hidden=hidden, ffn=ffn, heads=heads, layer_strategy=layer_strategy,
                        head_strategy=head_strategy, ffn_strategy=ffn_strategy, hidden_strategy=hidden_strategy,
                        importance_sequences=importance_sequences, seq_len=seq_len, seed=seed)
     shrink_to_dir(model, out, s, corpora=_corpora(corpus, max_documents, max_words), text_column=text_column, measure={} if measure else None, progress=not quiet)
     _print_stats(out, skip=("choices",))
-
-
-def _default(name: str):
-    from .distill import DistillSettings
-
-    return DistillSettings.model_fields[name].default
 
 
 def _parse_weights(items: List[str]) -> dict:
@@ -141,39 +150,39 @@ def distill(teacher: str = typer.Argument(..., help="Teacher model directory (us
             corpus: List[str] = typer.Option(..., "--corpus", help="Target-language text (a file or hf:DATASET[:CONFIG][:SPLIT]); repeatable."),
             out: Path = typer.Option(..., "--out", help="Directory to write (must not exist); checkpoints go to OUT.work."),
             source_corpus: List[str] = typer.Option([], "--source-corpus", help="Source-language text for bilingual distillation (BiStil); repeatable."),
-            source_ratio: float = typer.Option(_default("source_ratio"), help="Fraction of batches from the source language (0.5 alternates)."),
-            steps: int = typer.Option(_default("steps"), help="Optimizer steps."),
-            batch_size: int = typer.Option(_default("batch_size"), help="Sequences per optimizer step, over all processes."),
-            grad_accum: int = typer.Option(_default("grad_accum"), help="Micro-batches per optimizer step."),
-            seq_len: int = typer.Option(_default("seq_len"), help="Tokens per sequence."),
-            lr: float = typer.Option(_default("lr"), help="Peak learning rate (AdamW, linear warmup and decay)."),
+            source_ratio: float = _opt(DistillSettings, "source_ratio", help="Fraction of batches from the source language (0.5 alternates)."),
+            steps: int = _opt(DistillSettings, "steps", help="Optimizer steps."),
+            batch_size: int = _opt(DistillSettings, "batch_size", help="Sequences per optimizer step, over all processes."),
+            grad_accum: int = _opt(DistillSettings, "grad_accum", help="Micro-batches per optimizer step."),
+            seq_len: int = _opt(DistillSettings, "seq_len", help="Tokens per sequence."),
+            lr: float = _opt(DistillSettings, "lr", help="Peak learning rate (AdamW, linear warmup and decay)."),
             loss: List[str] = typer.Option([], "--loss", help="NAME=WEIGHT for logits, hidden, attention, relations, cosine, mlm, embedding, parallel, contrastive; repeatable; unnamed losses keep their defaults (hidden=1, attention=1)."),
             parallel: Optional[str] = typer.Option(None, "--parallel", help="SOURCE_FILE,TARGET_FILE: parallel text for the parallel (cross-lingual embedding) and contrastive losses: two line-aligned files, or verse-aligned Bibles (e.g. eng/bible_web.txt,swa/bible_suv.tsv)."),
-            embedding_loss: str = typer.Option(_default("embedding_loss"), help="Distance of the embedding and parallel losses: mse or cosine."),
-            contrastive_temperature: float = typer.Option(_default("contrastive_temperature"), help="Temperature of the in-batch contrastive loss."),
-            logit_loss: str = typer.Option(_default("logit_loss"), help="mse or kl (with --temperature)."),
-            temperature: float = typer.Option(_default("temperature"), help="Temperature of the logit KL."),
+            embedding_loss: str = _opt(DistillSettings, "embedding_loss", help="Distance of the embedding and parallel losses: mse or cosine."),
+            contrastive_temperature: float = _opt(DistillSettings, "contrastive_temperature", help="Temperature of the in-batch contrastive loss."),
+            logit_loss: str = _opt(DistillSettings, "logit_loss", help="mse or kl (with --temperature)."),
+            temperature: float = _opt(DistillSettings, "temperature", help="Temperature of the logit KL."),
             layer_map: Optional[str] = typer.Option(None, help="Teacher layer (1-based) per student layer, e.g. 3,6,9,12 (default: the layers shrink kept)."),
-            hidden_projection: str = typer.Option(_default("hidden_projection"), help="learned (TinyBERT) or pca (fixed, BiStil) where hidden sizes differ."),
-            attention_layers: str = typer.Option(_default("attention_layers"), help="last (MiniLM) or all (TinyBERT)."),
-            attention_loss: str = typer.Option(_default("attention_loss"), help="kl or mse."),
-            dropout: float = typer.Option(0.0, help="Student dropout while distilling (off by default: soft targets regularise, and it halves CPU speed)."),
+            hidden_projection: str = _opt(DistillSettings, "hidden_projection", help="learned (TinyBERT) or pca (fixed, BiStil) where hidden sizes differ."),
+            attention_layers: str = _opt(DistillSettings, "attention_layers", help="last (MiniLM) or all (TinyBERT)."),
+            attention_loss: str = _opt(DistillSettings, "attention_loss", help="kl or mse."),
+            dropout: float = _opt(DistillSettings, "dropout", help="Student dropout while distilling (off by default: soft targets regularise, and it halves CPU speed)."),
             keep_dropout: bool = typer.Option(False, "--keep-dropout", help="Use the student's own dropout instead of --dropout."),
-            precision: str = typer.Option(_default("precision"), help="auto (bf16 where the CPU/GPU has bf16 instructions, else fp32), no (fp32), bf16 or fp16."),
-            grad_checkpointing: bool = typer.Option(False, help="Recompute activations in the backward pass (saves memory)."),
-            val_every: int = typer.Option(_default("val_every"), help="Validate every N steps (0: before and after only)."),
-            patience: Optional[int] = typer.Option(None, help="Early stopping after N validations without improvement."),
-            keep_best: bool = typer.Option(True, help="Write the student of the best validation loss."),
-            checkpoint_every: int = typer.Option(_default("checkpoint_every"), help="Checkpoint every N steps (and always on Ctrl-C / SIGTERM)."),
+            precision: str = _opt(DistillSettings, "precision", help="auto (bf16 where the CPU/GPU has bf16 instructions, else fp32), no (fp32), bf16 or fp16."),
+            grad_checkpointing: bool = _opt(DistillSettings, "grad_checkpointing", help="Recompute activations in the backward pass (saves memory)."),
+            val_every: int = _opt(DistillSettings, "val_every", help="Validate every N steps (0: before and after only)."),
+            patience: Optional[int] = _opt(DistillSettings, "patience", help="Early stopping after N validations without improvement."),
+            keep_best: bool = _opt(DistillSettings, "keep_best", help="Write the student of the best validation loss."),
+            checkpoint_every: int = _opt(DistillSettings, "checkpoint_every", help="Checkpoint every N steps (and always on Ctrl-C / SIGTERM)."),
             resume: bool = typer.Option(False, "--resume", help="Continue from the newest checkpoint in OUT.work."),
-            seed: int = typer.Option(_default("seed"), help="Random seed."),
+            seed: int = _opt(DistillSettings, "seed", help="Random seed."),
             decontaminate: List[str] = typer.Option([], "--decontaminate", help="Task (e.g. sib200:swh_Latn) whose sentences are removed from the corpus; repeatable."),
-            text_column: str = typer.Option("text", help=TEXT_COLUMN),
+            text_column: str = TextColumn,
             max_documents: Optional[int] = MaxDocuments, max_words: Optional[int] = MaxWords,
             data: Optional[Path] = typer.Option(None, help="Data root for --decontaminate tasks (default $MONOGLOT_DATA or ../shared/data)."),
             quiet: bool = NoProgress) -> None:
     """General distillation with any mix of the papers' losses; resumable; runs under `accelerate launch`."""
-    from .distill import DistillSettings, LossWeights
+    from .distill import LossWeights
     from .distill import distill as run
     from .paths import data_root
     from .pipeline import evaluation_texts
@@ -205,22 +214,22 @@ def distill(teacher: str = typer.Argument(..., help="Teacher model directory (us
 def adapt(teacher: str = typer.Argument(..., help="Teacher model directory (usually the trimmed teacher), or e5-small."),
           corpus: List[str] = typer.Option(..., "--corpus", help="Target-language text (a file or hf:DATASET[:CONFIG][:SPLIT]); repeatable."),
           out: Path = typer.Option(..., "--out", help="Directory to write (must not exist)."),
-          head_steps: int = typer.Option(200, help="Steps training a new MLM head on the frozen body (teachers without one, e.g. e5-small)."),
-          mlm_steps: int = typer.Option(0, help="Steps of continued MLM of the whole teacher on the corpus."),
-          batch_size: int = typer.Option(_default("batch_size"), help="Sequences per step."),
-          seq_len: int = typer.Option(_default("seq_len"), help="Tokens per sequence."),
-          lr: float = typer.Option(1e-4, help="Peak learning rate."),
+          head_steps: int = _opt(AdaptSettings, "head_steps"),
+          mlm_steps: int = _opt(AdaptSettings, "mlm_steps"),
+          batch_size: int = _opt(AdaptSettings, "batch_size"),
+          seq_len: int = _opt(AdaptSettings, "seq_len"),
+          lr: float = _opt(AdaptSettings, "lr"),
           resume: bool = typer.Option(False, "--resume", help="Continue from the newest checkpoint."),
-          seed: int = typer.Option(_default("seed"), help="Random seed."),
-          text_column: str = typer.Option("text", help=TEXT_COLUMN),
+          seed: int = _opt(DistillSettings, "seed", help="Random seed."),
+          text_column: str = TextColumn,
           max_documents: Optional[int] = MaxDocuments, max_words: Optional[int] = MaxWords,
           quiet: bool = NoProgress) -> None:
     """Teacher adaptation: train an MLM head on the frozen body, then continued MLM (Gurgurov et al. step 0)."""
-    from .distill import DistillSettings, LossWeights, adapt_teacher
+    from .distill import adapt_teacher
 
-    s = DistillSettings(batch_size=batch_size, seq_len=seq_len, lr=lr, seed=seed, text_column=text_column,
-                        loss=LossWeights(hidden=0, attention=0, mlm=1))
-    adapt_teacher(teacher, _corpora(corpus, max_documents, max_words), out, head_steps=head_steps, mlm_steps=mlm_steps, settings=s, resume=resume, progress=not quiet)
+    a = AdaptSettings(head_steps=head_steps, mlm_steps=mlm_steps, lr=lr, batch_size=batch_size, seq_len=seq_len)
+    adapt_teacher(teacher, _corpora(corpus, max_documents, max_words), out, a, settings=a.distill_settings(seed=seed, text_column=text_column),
+                  resume=resume, progress=not quiet)
     if out.is_dir():
         _print_stats(out, skip=("validations",))
 
@@ -229,23 +238,23 @@ def adapt(teacher: str = typer.Argument(..., help="Teacher model directory (usua
 def evaluate(models: List[str] = typer.Argument(..., help="Model directories or hub ids."),
              task: List[str] = typer.Option(..., "--task", help="FAMILY:LANG (sib200:swh_Latn, masakhapos:swa, masakhaner2:swa, afrisenti:swa, ud:UD_Welsh-CCG), SRC->TGT for zero-shot transfer (sib200:eng_Latn->sib200:swh_Latn), a folder of train/dev/test files, or hf:DATASET; with --method probe also flores:eng_Latn-swh_Latn or bitext:FILE1,FILE2 (bitext mining); repeatable."),
              out: Path = typer.Option(..., "--out", help="Directory for the results (created; must not exist)."),
-             method: str = typer.Option("full", help="full fine-tuning, lt-sft (sparse, BiStil), lora (peft, frozen body), or probe (frozen encoder, MTEB's protocol; also flores:SRC-TGT and bitext:FILE1,FILE2 tasks)."),
-             epochs: int = typer.Option(3, help="Fine-tuning epochs (the best on dev is tested)."),
-             lr: float = typer.Option(5e-5, help="Fine-tuning learning rate."),
+             method: str = _opt(FinetuneSettings, "method", help="full fine-tuning, lt-sft (sparse, BiStil), lora (peft, frozen body), or probe (frozen encoder, MTEB's protocol; also flores:SRC-TGT and bitext:FILE1,FILE2 tasks)."),
+             epochs: int = _opt(FinetuneSettings, "epochs"),
+             lr: float = _opt(FinetuneSettings, "lr"),
              lr_grid: Optional[str] = typer.Option(None, help="Comma-separated learning rates; the best on dev (first seed) is used, e.g. 5e-5,2e-4,5e-4."),
-             seeds: int = typer.Option(1, help="Runs with seeds seed, seed+1, ...; scores are mean ± std."),
-             density: float = typer.Option(0.1, help="LT-SFT: fraction of body weights fine-tuned in phase 2."),
+             seeds: int = _opt(FinetuneSettings, "seeds"),
+             density: float = _opt(FinetuneSettings, "density"),
              teacher: Optional[Path] = typer.Option(None, help="A task-tuned teacher directory (same task and tokenizer): task distillation."),
-             batch_size: int = typer.Option(16, help="Fine-tuning batch size."),
-             max_length: int = typer.Option(128, help="Maximum tokens per training example."),
-             seed: int = typer.Option(42, help="First random seed."),
+             batch_size: int = _opt(FinetuneSettings, "batch_size"),
+             max_length: int = _opt(FinetuneSettings, "max_length"),
+             seed: int = _opt(FinetuneSettings, "seed"),
              data: Optional[Path] = typer.Option(None, help="Data root (default $MONOGLOT_DATA or ../shared/data)."),
              quiet: bool = NoProgress) -> None:
     """Fine-tune and test each model on each task, the same way for every model; selection on dev only.
     With --method probe: frozen-encoder probes with MTEB's protocol instead (no fine-tuning)."""
     from .artifacts import atomic_dir, check_new_output
     from .paths import data_root
-    from .tasks import FinetuneSettings, evaluate as run_eval, load_task
+    from .tasks import evaluate as run_eval, load_task
     from .teachers import load_tokenizer, resolve_model
 
     root = data_root(data, must_exist=False)  # hf: tasks need none; FAMILY:LANG names say what is missing

@@ -133,7 +133,7 @@ def run_recipe(recipe: Recipe, out: str | Path | None = None, data: str | Path |
     Raises:
         BadInput: bad paths or settings, before any compute is spent where they can be checked.
     """
-    from .distill import DistillSettings, LossWeights, adapt_teacher, distill
+    from .distill import adapt_teacher, distill
     from .recipe import StepSection
     from .shrink import shrink_to_dir
     from .sources import resolve_tasks
@@ -167,9 +167,8 @@ def run_recipe(recipe: Recipe, out: str | Path | None = None, data: str | Path |
     if recipe.adapt is not None:
         a = recipe.adapt
         h_parent = settings_hash("adapt", h_trim, a.model_dump(), tasks)
-        s = DistillSettings(lr=a.lr, batch_size=a.batch_size, seq_len=a.seq_len, text_column=col, loss=LossWeights(hidden=0, attention=0, mlm=1))
         parent = _cached_stage("adapt", run_dir / "adapted", h_parent, lambda o: adapt_teacher(
-            trimmed, corpora, o, head_steps=a.head_steps, mlm_steps=a.mlm_steps, settings=s, eval_texts=eval_texts,
+            trimmed, corpora, o, a, settings=a.distill_settings(text_column=col), eval_texts=eval_texts,
             overwrite=True, resume=True, progress=progress), resumable=True, stage="adapt")
     steps = ([("assistant", recipe.assistant)] if recipe.assistant else []) + [("student", StepSection(shrink=recipe.shrink, distill=recipe.distill))]
     made = {}

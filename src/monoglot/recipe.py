@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .distill import DistillSettings
+from .distill import AdaptSettings, DistillSettings
 from .errors import BadInput, first_validation_error
 from .shrink import ShrinkSettings
 from .tasks import FinetuneSettings
@@ -66,7 +66,7 @@ class DataSection(_Strict):
 
     corpora: list[CorpusSource] = Field(min_length=1)
     source_corpora: list[CorpusSource] = Field(default_factory=list, description="source-language text: trimming keeps its pieces too, distillation alternates batches")
-    text_column: str = "text"
+    text_column: str = Field("text", description="text column of .tsv / field of .jsonl / column of hf: corpora")
     parallel: list[str] = Field(default_factory=list, description="[source file, target file]: parallel text for the cross-lingual embedding losses (distill.loss parallel/contrastive): line-aligned files or verse-aligned Bibles")
 
     @field_validator("parallel")
@@ -93,15 +93,7 @@ class DataSection(_Strict):
         return v
 
 
-class AdaptSection(_Strict):
-    """Teacher adaptation (Gurgurov et al. step 0): an MLM head trained on the frozen body (for a
-    headless teacher), then optionally continued MLM of the whole teacher on the target text."""
-
-    head_steps: int = Field(200, ge=0)
-    mlm_steps: int = Field(0, ge=0)
-    lr: float = Field(1e-4, gt=0)
-    batch_size: int = Field(16, ge=1)
-    seq_len: int = Field(128, ge=8)
+AdaptSection = AdaptSettings  # [adapt]
 
 
 class StepSection(_Strict):

@@ -6,7 +6,7 @@ projections, the combined loss), :mod:`.data` (resumable streams, bilingual mixi
 :mod:`.loop` (the Accelerate loop).
 """
 
-from .settings import DistillSettings, LossWeights
+from .settings import AdaptSettings, DistillSettings, LossWeights
 
 # Everything else loads on first use (PEP 562), so that `monoglot --help` does not import torch.
 _LAZY = {
@@ -15,7 +15,7 @@ _LAZY = {
                              "logit_kl", "logit_mse", "mlm_loss", "relation_kl")},
 }
 
-__all__ = ["DistillSettings", "LossWeights", *_LAZY]
+__all__ = ["AdaptSettings", "DistillSettings", "LossWeights", *_LAZY]
 
 
 def __getattr__(name: str):

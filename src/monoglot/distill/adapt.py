@@ -12,20 +12,22 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from ..artifacts import check_new_output, read_meta
-from .settings import DistillSettings, LossWeights
+from .settings import AdaptSettings, DistillSettings, LossWeights
 
 
-def adapt_teacher(teacher_spec: str | Path, corpora: Sequence[str | Path], out: str | Path, *,
-                  head_steps: int = 200, mlm_steps: int = 0, settings: DistillSettings | None = None,
+def adapt_teacher(teacher_spec: str | Path, corpora: Sequence[str | Path], out: str | Path,
+                  adapt: AdaptSettings | None = None, *, settings: DistillSettings | None = None,
                   eval_texts: Iterable[str] | None = None, overwrite: bool = False, resume: bool = False,
                   progress: bool = True) -> Path:
     """Teacher adaptation: train an MLM head on the frozen body (if the teacher has none), then
     continue MLM training of the whole teacher on the target text.
 
     Args:
-        head_steps: steps of head-only training (skipped when the teacher has an MLM head).
-        mlm_steps: steps of continued MLM of the whole model (0: keep the body as it is).
-        settings: batch size, lr, seq_len, ... shared by both phases (losses are set here).
+        adapt: ``head_steps`` of head-only training (skipped when the teacher has an MLM head),
+            ``mlm_steps`` of continued MLM of the whole model (0: keep the body as it is), and the
+            training settings of both phases (default :class:`AdaptSettings`).
+        settings: the training settings of both phases instead of ``adapt.distill_settings()``
+            (batch size, lr, seq_len, seed, validation, ...; the loss is set here).
 
     Returns:
         ``out``: a ``*ForMaskedLM`` model directory with the teacher's tokenizer.
@@ -41,7 +43,9 @@ def adapt_teacher(teacher_spec: str | Path, corpora: Sequence[str | Path], out: 
 
     check_new_output(out, overwrite)
     out = Path(out)
-    base = (settings or DistillSettings()).model_copy(update={"loss": LossWeights(hidden=0, attention=0, mlm=1)})
+    adapt = adapt or AdaptSettings()
+    head_steps, mlm_steps = adapt.head_steps, adapt.mlm_steps
+    base = (settings or adapt.distill_settings()).model_copy(update={"loss": LossWeights(hidden=0, attention=0, mlm=1)})
     has_head = mlm_head(load_saved_architecture(resolve_model(teacher_spec))) is not None
     phases = ([] if has_head or head_steps == 0 else [("mlm_head", head_steps)]) + ([("all", mlm_steps)] if mlm_steps else [])
     if not phases:

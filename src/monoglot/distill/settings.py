@@ -81,3 +81,21 @@ class DistillSettings(BaseModel):
         if not any(v > 0 for v in self.loss.model_dump().values()):
             raise ValueError("every loss weight is 0; switch on at least one loss")
         return self
+
+
+class AdaptSettings(BaseModel):
+    """Teacher adaptation (Gurgurov et al. 2025, sec. 3.1, step 0): an MLM head trained on the
+    frozen body (for a headless teacher such as e5-small), then optionally continued MLM of the
+    whole teacher on the target text. A recipe's ``[adapt]`` table or ``monoglot adapt`` options."""
+
+    model_config = ConfigDict(extra="forbid")
+    head_steps: int = Field(200, ge=0, description="steps training a new MLM head on the frozen body (teachers without one, e.g. e5-small)")
+    mlm_steps: int = Field(0, ge=0, description="steps of continued MLM of the whole teacher on the corpus")
+    lr: float = Field(1e-4, gt=0, description="peak learning rate of both phases")
+    batch_size: int = Field(16, ge=1, description="sequences per step")
+    seq_len: int = Field(128, ge=8, description="tokens per sequence")
+
+    def distill_settings(self, **update) -> DistillSettings:
+        """The training settings both phases share (their loss and trainable part are set by
+        :func:`monoglot.distill.adapt_teacher`); ``update``: other :class:`DistillSettings` fields."""
+        return DistillSettings(lr=self.lr, batch_size=self.batch_size, seq_len=self.seq_len, **update)

@@ -1,11 +1,18 @@
 """Student initialisation: layer selection and importance-ranked structured pruning (shrink stage)."""
 
-from .fidelity import hidden_state_error
-from .layers import LAYER_STRATEGIES, select_layers
-from .plan import FFN_STRATEGIES, HEAD_STRATEGIES, HIDDEN_STRATEGIES, ShrinkSettings, plan_shrink, target_shape
-from .slicing import ShrinkPlan, full_plan, shrink_model
-from .stage import shrink_to_dir
+from .settings import FFN_STRATEGIES, HEAD_STRATEGIES, HIDDEN_STRATEGIES, ShrinkSettings
 
-__all__ = ["LAYER_STRATEGIES", "HEAD_STRATEGIES", "FFN_STRATEGIES", "HIDDEN_STRATEGIES", "select_layers",
-           "ShrinkSettings", "ShrinkPlan", "full_plan", "plan_shrink", "target_shape", "shrink_model",
-           "shrink_to_dir", "hidden_state_error"]
+# Everything else loads on first use (PEP 562), so that settings (and `monoglot --help`) do not import torch.
+_LAZY = {"hidden_state_error": "fidelity", "LAYER_STRATEGIES": "layers", "select_layers": "layers", "plan_shrink": "plan",
+         "target_shape": "plan", "ShrinkPlan": "slicing", "full_plan": "slicing", "shrink_model": "slicing",
+         "shrink_to_dir": "stage"}
+
+__all__ = ['FFN_STRATEGIES', 'HEAD_STRATEGIES', 'HIDDEN_STRATEGIES', 'ShrinkSettings', *_LAZY]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import BadInput
 from ..teachers.loader import check_seq_len
@@ -19,35 +18,10 @@ from . import basis as bases
 from .importance import (final_states, has_mlm_head, random_k, rank_layers_by_removal, score_importance,
                          text_batches, top_k)
 from .layers import LAYER_STRATEGIES, select_layers
+from .settings import FFN_STRATEGIES, HEAD_STRATEGIES, HIDDEN_STRATEGIES, ShrinkSettings
 from .slicing import ShrinkPlan, check_supported, layers_only_plan, shrink_model
 
-HEAD_STRATEGIES = ("importance", "first", "random")
-FFN_STRATEGIES = ("taylor", "first", "random")
-HIDDEN_STRATEGIES = ("truncate", "importance", "pca", "svd", "random")
 LAYER_RANKING_BATCHES = 2  # greedy layer removal runs O(L^2) forward passes: rank on the first 2 batches
-
-
-class ShrinkSettings(BaseModel):
-    """Student shape and how each dimension is chosen; a dimension left out stays as the teacher's.
-
-    Strategies: layers ``stride | first | last | first-last | importance | "0,4,8,11"``; heads
-    ``importance | first | random``; FFN ``taylor | first | random``; hidden
-    ``truncate | importance | pca | svd | random``. Importance strategies read
-    ``importance_sequences`` x ``seq_len`` tokens of the target text.
-    """
-
-    model_config = ConfigDict(extra="forbid")
-    layers: int | None = None
-    hidden: int | None = None
-    ffn: int | None = None
-    heads: int | None = None
-    layer_strategy: str = "stride"
-    head_strategy: str = "importance"
-    ffn_strategy: str = "taylor"
-    hidden_strategy: str = "pca"
-    importance_sequences: int = Field(32, ge=1, description="sequences of target text for importance scoring")
-    seq_len: int = Field(128, ge=8, description="tokens per scoring sequence")
-    seed: int = Field(0, description="seed of the masking and of the random strategies")
 
 
 def _check_names(s: ShrinkSettings) -> None:

@@ -1,14 +1,19 @@
 """Labeled tasks: readers (``FAMILY:LANG``, ``hf:DATASET`` or a folder -> :class:`TaskData`), file
-formats, metrics, fine-tune-and-test."""
+formats, metrics, fine-tune-and-test, probes."""
 
-from .evaluate import evaluate
-from .finetune import FinetuneSettings, evaluate_task, majority_baseline
-from .formats import FORMATS, read_file
-from .metrics import accuracy, entity_f1, entity_scores, macro_f1, token_accuracy
-from .readers import FAMILIES, Family, TaskData, load_task, task_sentences, zero_shot
+from .settings import FinetuneSettings
 
-__all__ = [
-    "evaluate", "zero_shot",
-    "FAMILIES", "FORMATS", "Family", "FinetuneSettings", "TaskData", "accuracy", "entity_f1", "entity_scores",
-    "evaluate_task", "load_task", "macro_f1", "majority_baseline", "read_file", "task_sentences", "token_accuracy",
-]
+# Everything else loads on first use (PEP 562), so that settings (and `monoglot --help`) do not import torch.
+_LAZY = {"evaluate": "verdict", "evaluate_task": "finetune", "majority_baseline": "finetune", "FORMATS": "formats",
+         "read_file": "formats", **{n: "metrics" for n in ("accuracy", "entity_f1", "entity_scores", "macro_f1", "token_accuracy")},
+         **{n: "readers" for n in ("FAMILIES", "Family", "TaskData", "load_task", "task_sentences", "zero_shot")}}
+
+__all__ = ['FinetuneSettings', *_LAZY]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

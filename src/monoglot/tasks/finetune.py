@@ -16,48 +16,15 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Callable
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import BadInput
 from ..positions import max_sequence_length
 from .metrics import accuracy, entity_scores, macro_f1, token_accuracy
 from .readers import TaskData, load_task
-
-
-class FinetuneSettings(BaseModel):
-    """Fine-tuning hyper-parameters, identical for every model so that scores are comparable.
-
-    ``max_length`` (sub-word tokens) truncates training inputs and sequence-task eval inputs; token
-    tasks are evaluated at the model's full length so that no scored word is lost.
-    ``freeze_embeddings`` freezes only the word-embedding matrix.
-    """
-
-    model_config = ConfigDict(extra="forbid")
-
-    epochs: int = Field(3, ge=1)
-    lr: float = Field(5e-5, gt=0)
-    batch_size: int = Field(16, ge=1)
-    max_length: int = Field(128, ge=8)
-    seed: int = 42
-    warmup_ratio: float = Field(0.1, ge=0, le=1)
-    weight_decay: float = Field(0.01, ge=0)
-    freeze_embeddings: bool = True
-    eval_every_epoch: bool = True
-    patience: int | None = Field(None, ge=1, description="early stopping: stop after this many epochs without a better dev score (None: run every epoch)")
-    max_train_examples: int | None = Field(None, ge=1, description="train on a seeded random sample of at most this many train examples (a compute budget, the same for every model); None: all")
-    seeds: int = Field(1, ge=1, description="runs with seeds seed, seed+1, ...; the result gives mean and standard deviation")
-    lr_grid: list[float] = Field(default_factory=list, description="learning rates tried with the first seed; the best on DEV is used (empty: lr)")
-    method: Literal["full", "lt-sft", "lora"] = Field("full", description="full fine-tuning, LT-SFT (BiStil), or LoRA on a frozen body (peft)")
-    density: float = Field(0.1, gt=0, le=1, description="LT-SFT: fraction of the body's trainable weights kept for sparse fine-tuning")
-    lora_rank: int = Field(8, ge=1)
-    lora_alpha: float = Field(16.0, gt=0)
-    distill_temperature: float = Field(2.0, gt=0, description="task distillation: softmax temperature of the soft cross-entropy")
-    distill_alpha: float = Field(0.5, ge=0, le=1, description="task distillation: weight of the gold-label loss (1 - alpha on the teacher's soft labels)")
-    distill_hidden: float = Field(0.0, ge=0, description="task distillation: weight of the hidden-state MSE")
-    distill_attention: float = Field(0.0, ge=0, description="task distillation: weight of the last-layer attention KL")
+from .settings import FinetuneSettings
 
 
 @dataclass

@@ -210,7 +210,7 @@ def probe_model(model_dir: str | Path, tasks: list[str], data_root: str | Path |
 
     Returns:
         ``{spec: result}``; every result has ``"metrics"`` (FRACTIONS in [0, 1], as the
-        fine-tuning results of :mod:`monoglot.tasks.evaluate`: means over experiments), ``"std"``
+        fine-tuning results of :mod:`monoglot.tasks.verdict`: means over experiments), ``"std"``
         (same keys), ``"metric"`` (the primary key of ``metrics``: ``accuracy`` for sentence
         classification as in MTEB, ``accuracy`` or ``entity_f1`` for token tasks, ``f1`` for
         bitext), ``"kind"`` (``sequence``/``token``/``bitext``), ``"majority"`` (the same metrics

@@ -20,24 +20,10 @@ import json
 from pathlib import Path
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import BadInput
 from .count import PieceCounts
-
-
-class VocabPolicy(BaseModel):
-    """Which pieces to keep (see the module docstring for how the conditions compose)."""
-
-    model_config = ConfigDict(extra="forbid")
-    min_count: int = Field(1, ge=1, description="occurrences over all corpora")
-    min_doc_freq: int | None = Field(None, ge=1, description="documents (corpus segments) containing the piece")
-    min_rel_freq: float | None = Field(None, gt=0, lt=1, description="relative frequency reached in any corpus")
-    coverage: float | None = Field(None, gt=0, le=1, description="fraction of token occurrences to cover")
-    top_n: int | None = Field(None, ge=1, description="at most this many pieces (before the always-keep set)")
-    keep_chars: bool = True
-    keep_tokens: list[str] = Field(default_factory=list)
-    pieces_file: str | None = Field(None, description="keep exactly these pieces (.txt one per line, or a .json list)")
+from .settings import VocabPolicy
 
 
 _WORD_START = ("▁", "Ġ", "##")
