@@ -11,8 +11,9 @@ throughput multiple measured side by side in the report's run.
 splits, with a budget in which every model can learn every task (:func:`full_budget`): all the
 training data, the tasks' published epochs (SIB-200 20 epochs around lr 1e-5, Adelani et al. 2024;
 MasakhaNER 2.0 and MasakhaPOS 20 epochs around 5e-5, Adelani et al. 2022, Dione et al. 2023) cut by
-early stopping on dev, a learning rate chosen on dev for every model (teachers included), at least
-3 seeds (mean ± std), and the baselines: the majority class, the student before distillation
+early stopping on dev, a learning rate chosen on dev for every model (teachers: among the recipe's
+``teacher_lr_grid`` when it has one, as in the recipe's own evaluation; a 12-layer teacher costs
+about 7x a 4-layer student per epoch), at least 3 seeds (mean ± std), and the baselines: the majority class, the student before distillation
 (student-init) and the same student shape distilled from random initialisation (Cruz & Aji 2025).
 It prints its wall time and the CPU model.
 
@@ -140,6 +141,8 @@ def full_budget(run_dir: Path, recipe, data_root=None, *, seeds: int = 3, max_ep
     for label, path in models.items():
         for spec in tasks:
             epochs, grid = FULL_RECIPES[spec.split("->")[0].split(":")[0]]
+            if "teacher" in label and recipe.evaluate.teacher_lr_grid:  # the recipe's rate for base-size encoders
+                grid = list(recipe.evaluate.teacher_lr_grid)
             s = FinetuneSettings(epochs=min(epochs, max_epochs or epochs), lr_grid=grid, lr=grid[0], seeds=seeds,
                                  patience=PATIENCE, max_train_examples=max_train_examples,
                                  batch_size=recipe.evaluate.finetune.batch_size, max_length=recipe.evaluate.finetune.max_length,
