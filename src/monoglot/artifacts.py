@@ -23,6 +23,7 @@ from typing import Any, Iterator
 
 from . import __version__
 from .errors import BadInput
+from .hub import is_hub
 
 META = "monoglot.json"
 
@@ -250,7 +251,7 @@ def portable_path(path: str | Path) -> str:
     A hub corpus (``hf:...``) is named as given."""
     from .paths import data_root
 
-    if str(path).startswith("hf:"):
+    if is_hub(path):
         return str(path)
 
     p = Path(path).resolve()
@@ -285,7 +286,7 @@ def corpus_files(paths: list[str | Path]) -> list[dict[str, Any]]:
     out = []
     for p in paths:
         source = str(getattr(p, "source", p))
-        if source.startswith("hf:"):
+        if is_hub(source):
             out.append({"hub": str(p)})
         else:
             out.append({"file": portable_path(source), "bytes": Path(source).stat().st_size, "sha256": file_sha256(source)})

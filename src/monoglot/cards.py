@@ -26,7 +26,7 @@ def model_card(model_dir: str | Path, *, name: str, languages: list[str], base_m
     ``row`` is the model's row of the report (parameters, bytes, throughput, speed-up);
     ``results`` maps a task to its evaluation result (``metric``, ``metrics``, ``std``).
     """
-    from .tasks.metrics import format_score  # the report's format
+    from .tasks.metrics import SCORE_PROTOCOL, format_score  # the report's format and protocol sentence
 
     meta = read_meta(model_dir)
     sentence_transformers = has_sentence_transformers(model_dir)
@@ -57,13 +57,8 @@ def model_card(model_dir: str | Path, *, name: str, languages: list[str], base_m
         for task, r in results.items():
             score = format_score(r["metrics"][r["metric"]], (r.get("std") or {}).get(r["metric"]))
             lines.append(f"| {task} | {r['metric']} | {score} |")
-        if all(r.get("method") == "probe" for r in results.values()):
-            lines += ["", "Scores: frozen-encoder probes with MTEB's protocol (the encoder is not trained; a logistic "
-                      "regression on its features, fitted on train, for `SRC->TGT` on the source language's train: "
-                      "zero-shot), reported on test."]
-        else:
-            lines += ["", "Scores: fine-tuned on train (for `SRC->TGT`, the source language's train: zero-shot), "
-                      "model selection on dev, reported on test."]
+        method = "probe" if all(r.get("method") == "probe" for r in results.values()) else "finetune"
+        lines += ["", f"Scores: {SCORE_PROTOCOL[method]}"]
     path = Path(model_dir) / "README.md"
     write_text_atomic(path, "\n".join(lines) + "\n")
     return path

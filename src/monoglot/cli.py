@@ -263,26 +263,26 @@ def evaluate(models: List[str] = typer.Argument(..., help="Model directories or 
     if method == "probe":
         from .tasks.probe import probe_model
 
-        with atomic_dir(out) as tmp:
-            results = {m: probe_model(p, list(task), root, progress=not quiet, seed=seed) for m, p in zip(models, paths)}
-            (tmp / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-        _print_results(results)
-        return
-    # every model, tokenizer, task and setting is checked before any fine-tuning
-    tasks = {t: load_task(t, root) for t in task}
-    token_task = any(t.kind == "token" for t in tasks.values())
-    for p in paths:
-        load_tokenizer(p, require_fast=token_task)
-    if teacher is not None:
-        resolve_model(teacher)
-    try:
-        grid = [float(x) for x in lr_grid.split(",")] if lr_grid else []
-    except ValueError:
-        raise BadInput(f"--lr-grid {lr_grid!r}: give comma-separated numbers, e.g. 5e-5,2e-4") from None
-    s = FinetuneSettings(epochs=epochs, lr=lr, batch_size=batch_size, max_length=max_length, seed=seed, seeds=seeds,
-                         lr_grid=grid, method=method, density=density)
+        def run_model(m: str, p) -> dict:
+            return probe_model(p, list(task), root, progress=not quiet, seed=seed)
+    else:  # every model, tokenizer, task and setting is checked before any fine-tuning
+        tasks = {t: load_task(t, root) for t in task}
+        token_task = any(t.kind == "token" for t in tasks.values())
+        for p in paths:
+            load_tokenizer(p, require_fast=token_task)
+        if teacher is not None:
+            resolve_model(teacher)
+        try:
+            grid = [float(x) for x in lr_grid.split(",")] if lr_grid else []
+        except ValueError:
+            raise BadInput(f"--lr-grid {lr_grid!r}: give comma-separated numbers, e.g. 5e-5,2e-4") from None
+        s = FinetuneSettings(epochs=epochs, lr=lr, batch_size=batch_size, max_length=max_length, seed=seed, seeds=seeds,
+                             lr_grid=grid, method=method, density=density)
+
+        def run_model(m: str, p) -> dict:
+            return {t: run_eval(p, tasks[t], s, progress=not quiet, teacher=teacher) for t in task}
     with atomic_dir(out) as tmp:
-        results = {m: {t: run_eval(p, tasks[t], s, progress=not quiet, teacher=teacher) for t in task} for m, p in zip(models, paths)}
+        results = {m: run_model(m, p) for m, p in zip(models, paths)}
         (tmp / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     _print_results(results)
 
@@ -381,8 +381,15 @@ def _quiet_libraries() -> None:
 STOPPED = "unfinished output was removed, finished outputs are kept; run the command again to redo it"
 
 
-def _stop(signum: int, what: str) -> None:
-    """Print one line for a run stopped by a signal and exit with 128 + the signal number (130, 143)."""
+def _stop(signum: int, what: str | None = None) -> None:
+    """Print one line for a run stopped by a signal and exit with 128 + the signal number (130, 143).
+
+    ``what`` (default: the signal's name and what happened to the outputs) is the line's text."""
+    import signal
+
+    if what is None:
+        name = signal.Signals(signum).name
+        what = f"{'interrupted' if name == 'SIGINT' else 'terminated'} ({name}); {STOPPED}"
     typer.echo(f"stopped: {what}", err=True)
     sys.exit(128 + signum)
 
@@ -436,9 +443,9 @@ def main() -> None:
     except Interrupted as e:
         _stop(e.signum, str(e))
     except (typer.Abort, KeyboardInterrupt):
-        _stop(signal.SIGINT, f"interrupted (SIGINT); {STOPPED}")
+        _stop(signal.SIGINT)
     except Terminated:
-        _stop(signal.SIGTERM, f"terminated (SIGTERM); {STOPPED}")
+        _stop(signal.SIGTERM)
     except typer.Exit as e:
         sys.exit(e.exit_code)
     except __import__("click").ClickException as e:
@@ -447,9 +454,8 @@ def main() -> None:
     except Exception:
         if not _SIGNALLED:
             raise
-        name = signal.Signals(_SIGNALLED[-1]).name
-        _stop(_SIGNALLED[-1], f"{'interrupted' if name == 'SIGINT' else 'terminated'} ({name}); {STOPPED}")
+        _stop(_SIGNALLED[-1])
     if rc == 128 + signal.SIGINT:  # typer turns KeyboardInterrupt into Exit(130), returned without standalone mode
-        _stop(signal.SIGINT, f"interrupted (SIGINT); {STOPPED}")
+        _stop(signal.SIGINT)
     if isinstance(rc, int) and rc:
         sys.exit(rc)

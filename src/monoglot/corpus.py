@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from .errors import BadInput
+from .hub import is_hub
 
 SUPPORTED_SUFFIXES = (".txt", ".tsv", ".jsonl", ".txt.gz", ".tsv.gz", ".jsonl.gz")
 
@@ -263,7 +264,7 @@ def iter_documents(path: str | Path, text_column: str = "text", stats: CorpusSta
         max_documents = path.max_documents if path.max_documents is not None else max_documents
         max_words = path.max_words if path.max_words is not None else max_words
         path = path.source
-    if str(path).startswith("hf:"):
+    if is_hub(path):
         raw, where = _hub_documents(str(path), text_column, max_documents, max_words), f" in column {text_column!r}"
         return _iter_documents(raw, str(path), where, stats, max_documents, max_words)
     path = Path(path)
@@ -501,8 +502,6 @@ def fetch_corpus(name: str, text_column: str, max_documents: int | None, max_wor
     Raises:
         BadInput: as :func:`iter_documents`.
     """
-    import shutil
-
     from . import hub
 
     h = hub.parse(name)
@@ -512,9 +511,4 @@ def fetch_corpus(name: str, text_column: str, max_documents: int | None, max_wor
     if (out / "state.json").is_file():
         return out
     texts = list(iter_documents(name, text_column, max_documents=max_documents, max_words=max_words))
-    tmp = out.with_name(out.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    hub.save_texts(tmp, text_column, texts)
-    shutil.rmtree(out, ignore_errors=True)
-    tmp.rename(out)
-    return out
+    return hub.save_texts(out, text_column, texts)

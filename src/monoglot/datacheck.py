@@ -28,7 +28,7 @@ def needs_table(needs: list[Need], title: str) -> Table:
 def fetch_needs(needs: list[Need], progress: bool = True) -> list[Need]:
     """Download every hub dataset (:func:`monoglot.hub.fetch`; of a capped hub corpus only the
     capped part, :func:`monoglot.corpus.fetch_corpus`) and hub teacher
-    (``huggingface_hub.snapshot_download``, safetensors and tokenizer files only) among ``needs``,
+    (:func:`monoglot.teachers.loader.hub_snapshot`: the files a run loads) among ``needs``,
     with a progress bar; return the needs that were fetched.
 
     Raises:
@@ -46,14 +46,10 @@ def fetch_needs(needs: list[Need], progress: bool = True) -> list[Need]:
                 fetch_corpus(c.source, c.text_column, c.max_documents, c.max_words)
             elif isinstance(n.fetch, hub.HubName):
                 hub.fetch(n.fetch)
-            else:
-                from huggingface_hub import snapshot_download
+            else:  # the files a run loads from a hub model (one-line errors)
+                from .teachers.loader import hub_snapshot
 
-                try:
-                    snapshot_download(n.fetch, allow_patterns=["*.json", "*.safetensors", "*.txt", "*.model"])
-                except Exception as e:  # network, unknown id: one line
-                    raise BadInput(f"cannot download model {n.fetch}: {str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__}; "
-                                   "check the id and the network") from e
+                hub_snapshot(n.fetch, trust_remote_code=False)
             advance(1, done=n.name)
     return todo
 

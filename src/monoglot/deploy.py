@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from .artifacts import META, atomic_dir, save_tokenizer, write_meta
-from .errors import BadInput
+from .errors import BadInput, first_line
 
 MODEL_FILE = "model.onnx"
 SUPPORTED_TYPES = {"bert", "roberta", "xlm-roberta", "camembert", "xlm-roberta-xl"}
@@ -275,7 +275,7 @@ def _export_fused(model, batch: dict[str, np.ndarray], path: Path, token: bool, 
         return {k: int(v) for k, v in fused.get_fused_operator_statistics().items() if v}
     except Exception as e:  # an architecture the optimizer does not know, an exporter failure, ...
         logging.getLogger(__name__).warning("fused ONNX export failed (%s: %s); exporting without fusion",
-                                            type(e).__name__, str(e).strip().splitlines()[0] if str(e).strip() else "")
+                                            type(e).__name__, first_line(e))
         for p in path.parent.glob(f"*{MODEL_FILE}*"):
             p.unlink()
         return None
@@ -303,7 +303,7 @@ def _export(model, batch: dict[str, np.ndarray], path: Path, token: bool, opset:
                               external_data=external, verbose=False, **names)
         return "dynamo"
     except Exception as e:  # onnxscript missing, an op torch.export cannot capture, ...
-        errors.append(f"dynamo: {type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}")
+        errors.append(f"dynamo: {type(e).__name__}: {first_line(e)}")
         for p in path.parent.glob(f"{MODEL_FILE}*"):
             p.unlink()
     logging.getLogger(__name__).warning("torch.export-based ONNX export failed (%s); trying the TorchScript exporter",
@@ -419,7 +419,7 @@ class OnnxTaskModel:
         try:
             self.session = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
         except Exception as e:
-            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            first = first_line(e)
             raise BadInput(f"onnxruntime cannot load {path}: {first}; re-export it with monoglot's export_onnx") from e
         self.input_names = [i.name for i in self.session.get_inputs()]
 

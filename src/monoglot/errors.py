@@ -15,6 +15,13 @@ class BadInput(Exception):
     """
 
 
+def first_line(e: BaseException) -> str:
+    """The first line of ``str(e)`` (a library's multi-line message in a one-line error), or the
+    exception's type name when the message is empty."""
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
 def first_validation_error(e) -> tuple[str, str, str]:
     """``(type, location, "message (got value)")`` of a pydantic ``ValidationError``'s first error."""
     err = e.errors()[0]

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import BadInput
+from .errors import BadInput, first_line
 from .paths import cache_dir
 
 PREFIX = "hf:"
@@ -92,13 +92,8 @@ def _datasets():
     return datasets
 
 
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip()
-    return text.splitlines()[0] if text else type(e).__name__
-
-
 def _cannot_load(h: HubName, e: BaseException) -> BadInput:
-    why = _first_line(e)
+    why = first_line(e)
     if isinstance(e, ConnectionError) or "offline" in why.lower():
         fix = (f"the hub is out of reach and {h.cache_path} holds no copy; run 'monoglot data RECIPE --fetch' "
                "while online, or name a local file")
@@ -165,18 +160,23 @@ def fetch(h: HubName) -> Path:
     Raises:
         BadInput: as :func:`load`.
     """
-    import shutil
-
     if h.cached or h.local_folder is not None:
         return h.cache_path if h.cached else h.local_folder
-    loaded = load(h, streaming=False)
-    tmp = h.cache_path.with_name(h.cache_path.name + ".tmp")
+    return store(load(h, streaming=False), h.cache_path)
+
+
+def store(dataset: Any, path: Path) -> Path:
+    """``dataset.save_to_disk`` into ``path`` atomically: written to ``PATH.tmp``, then renamed
+    over any older copy; return ``path``."""
+    import shutil
+
+    tmp = path.with_name(path.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.parent.mkdir(parents=True, exist_ok=True)
-    loaded.save_to_disk(str(tmp))
-    shutil.rmtree(h.cache_path, ignore_errors=True)
-    tmp.rename(h.cache_path)
-    return h.cache_path
+    dataset.save_to_disk(str(tmp))
+    shutil.rmtree(path, ignore_errors=True)
+    tmp.rename(path)
+    return path
 
 
 def load_saved(path: str | Path) -> Any:
@@ -184,9 +184,9 @@ def load_saved(path: str | Path) -> Any:
     return _datasets().load_from_disk(str(path))
 
 
-def save_texts(path: str | Path, column: str, texts: list[str]) -> None:
-    """Write ``texts`` as a one-column dataset (``save_to_disk``) at ``path``, for :func:`load_saved`."""
-    _datasets().Dataset.from_dict({column: texts}).save_to_disk(str(path))
+def save_texts(path: Path, column: str, texts: list[str]) -> Path:
+    """Write ``texts`` as a one-column dataset at ``path`` (atomically, :func:`store`), for :func:`load_saved`."""
+    return store(_datasets().Dataset.from_dict({column: texts}), path)
 
 
 def corpus_copy_path(h: HubName, text_column: str, max_documents: int | None, max_words: int | None) -> Path:

@@ -43,8 +43,6 @@ def _parallel_file(path: str, root: Path) -> Path:
     Raises:
         BadInput: neither exists.
     """
-    from .errors import BadInput
-
     for p in (Path(path), root / path):
         if p.is_file():
             return p
@@ -313,7 +311,8 @@ def deploy_rows(label: str, model_dir: str | Path, results: dict[str, dict], rec
     ft = recipe.evaluate.finetune
     for task_name, res in results.items():
         key = settings_hash("deploy", res.get("settings_hash"), task_name)
-        f = out / f"{task_name.replace(':', '-').replace('>', '').replace('/', '-')}.json"
+        stem = task_name.replace(":", "-").replace(">", "").replace("/", "-")
+        f = out / f"{stem}.json"
         if f.is_file() and json.loads(f.read_text()).get("settings_hash") == key:
             cached = json.loads(f.read_text())
             for k in rows:
@@ -321,7 +320,7 @@ def deploy_rows(label: str, model_dir: str | Path, results: dict[str, dict], rec
             continue
         console.print(f"[bold]▶ deploy[/] {label} on {task_name}: fine-tune, export to ONNX, int8")
         task = load_task(task_name, root)
-        tuned = out / "models" / task_name.replace(":", "-").replace(">", "").replace("/", "-")
+        tuned = out / "models" / stem
         shutil.rmtree(tuned, ignore_errors=True)
         evaluate_task(str(model_dir), task, ft.model_copy(update={"lr": res.get("lr", ft.lr)}), progress=progress, save_to=tuned)
         model, tok = load_saved_architecture(str(tuned)), load_tokenizer(tuned)

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .distill import AdaptSettings, DistillSettings
 from .errors import BadInput, first_validation_error
+from .hub import is_hub
 from .shrink import ShrinkSettings
 from .tasks import FinetuneSettings
 from .vocab import VocabPolicy
@@ -45,15 +46,15 @@ class CorpusSource(_Strict):
     def _one_place(self) -> "CorpusSource":
         if not self.local and not self.hub:
             raise ValueError("a corpus needs local = \"PATH\", hub = \"hf:DATASET[:CONFIG][:SPLIT]\", or both")
-        if self.hub and not self.hub.startswith("hf:"):
+        if self.hub and not is_hub(self.hub):
             raise ValueError(f"hub = {self.hub!r} must start with hf:, as in hf:wikimedia/wikipedia:20231101.sw")
-        if self.local and self.local.startswith("hf:"):
+        if self.local and is_hub(self.local):
             raise ValueError(f"local = {self.local!r} is a hub name; write it as hub = {self.local!r}")
         return self
 
 
 def _hub_name(value: str) -> str:
-    if not value.startswith("hf:"):
+    if not is_hub(value):
         raise ValueError(f"{value!r} must start with hf:, as in hf:Davlan/sib200:swh_Latn")
     return value
 
@@ -83,7 +84,7 @@ class DataSection(_Strict):
     def _plain_names(cls, v):  # "PATH" or "hf:..." is shorthand for a table with one place
         if not isinstance(v, list):
             return v
-        return [({"hub": c} if c.startswith("hf:") else {"local": c}) if isinstance(c, str) else c for c in v]
+        return [({"hub": c} if is_hub(c) else {"local": c}) if isinstance(c, str) else c for c in v]
 
     @field_validator("hub_tasks")
     @classmethod

@@ -19,6 +19,7 @@ from .measure import count_parameters, cpu_throughput, weights_bytes
 from .plots import pareto_plots
 from .progress import console
 from .recipe import Recipe
+from .tasks.metrics import SCORE_PROTOCOL
 from .tasks.metrics import format_score
 
 METRIC_LABELS = {"accuracy": "acc", "macro_f1": "macro-F1", "upos_accuracy": "UPOS acc", "entity_f1": "entity F1",
@@ -167,16 +168,6 @@ def render_markdown(report: dict[str, Any], cols: list[tuple[str, str]]) -> str:
     lines += ["", "## Versions", "", ", ".join(f"{k} {v}" for k, v in report["versions"].items()),
               "", "## Recipe", "", "```json", __import__("json").dumps(report["recipe"], indent=2), "```", ""]
     return "\n".join(lines)
-
-
-SCORE_PROTOCOL = {
-    "finetune": "fine-tuned on train, best epoch chosen on dev, reported on test.",
-    "probe": ("frozen-encoder probes with MTEB's protocol (sentence tasks: the model's query prompt, mean pooling, "
-              "logistic regression on 8 training examples per label, mean ± std of 10 draws, test accuracy and "
-              "macro-F1; token tasks: logistic regression on each word's first sub-word; bitext: cosine nearest "
-              "neighbour, F1 averaged over both directions); reported on test."),
-}
-"""How the report's scores were obtained, per ``[evaluate] method``."""
 
 
 def _score(row: dict[str, Any], key: str) -> str:

@@ -183,7 +183,9 @@ def _teacher_need(spec: str) -> Need:
         out = cache_dir() / "teachers" / spec
         converted = (out / "config.json").is_file()
         return Need("teacher", spec, str(out), PRESENT, "bundled; " + ("converted" if converted else "converted on first use"))
-    if Path(spec).expanduser().exists() or spec.startswith((".", "/", "~")) or spec.count("/") > 1:
+    from .teachers.loader import looks_like_path
+
+    if Path(spec).expanduser().exists() or looks_like_path(spec):
         return Need("teacher", spec, spec, PRESENT if Path(spec).expanduser().is_dir() else MISSING)
     from huggingface_hub import try_to_load_from_cache
 

@@ -103,3 +103,15 @@ def format_score(v: float | None, std: float | None) -> str:
     if v is None:
         return "–"
     return f"{100 * v:.1f}" + (f" ± {100 * std:.1f}" if std else "")
+
+
+SCORE_PROTOCOL = {
+    "finetune": ("fine-tuned on train (for `SRC->TGT`, the source language's train: zero-shot), best epoch and "
+                 "learning rate chosen on dev, reported on test."),
+    "probe": ("frozen-encoder probes with MTEB's protocol (sentence tasks: the model's query prompt, mean pooling, "
+              "logistic regression on 8 training examples per label, mean ± std of 10 draws, test accuracy and "
+              "macro-F1; token tasks: logistic regression on each word's first sub-word; bitext: cosine nearest "
+              "neighbour, F1 averaged over both directions); the encoder is not trained; for `SRC->TGT` the probe is "
+              "fitted on the source language's train (zero-shot); reported on test."),
+}
+"""How scores were obtained, per ``[evaluate] method``: one sentence for the report and the model cards."""

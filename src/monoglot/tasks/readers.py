@@ -22,6 +22,7 @@ from functools import partial
 from pathlib import Path
 
 from ..errors import BadInput
+from ..hub import is_hub
 from .. import paths
 from .formats import (FORMATS, Example, SeqExample, TokExample, format_of, read_conllu, read_file, read_table,
                       read_token_tag)
@@ -266,7 +267,7 @@ def load_task(name: str, data_root: str | Path | None = None, *, text_col: str =
                            "e.g. sib200:eng_Latn->sib200:swh_Latn")
         return zero_shot(load_task(src.strip(), data_root, text_col=text_col, label_col=label_col),
                          load_task(tgt.strip(), data_root, text_col=text_col, label_col=label_col))
-    if name.startswith("hf:"):
+    if is_hub(name):
         from .hf import read_hf
 
         kind, labels, splits = read_hf(name, text_col, label_col)

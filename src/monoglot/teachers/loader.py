@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..artifacts import atomic_dir, write_meta
 from ..prompts import E5_PROMPTS
-from ..errors import BadInput
+from ..errors import BadInput, first_line
 from ..paths import cache_dir
 from ..positions import max_sequence_length
 
@@ -63,7 +63,7 @@ def allow_pickle(on: bool = True) -> None:
     _ALLOW_PICKLE = bool(on)
 
 
-def _looks_like_path(spec: str) -> bool:
+def looks_like_path(spec: str) -> bool:
     """True when ``spec`` can only be meant as a local path: it starts with ``.``, ``/`` or ``~``,
     has more than one ``/`` or a backslash, ends with ``/``, is not a valid hub id, or its first
     component is an existing local folder (``out/trimmd`` when ``out`` exists)."""
@@ -79,7 +79,7 @@ def _looks_like_path(spec: str) -> bool:
     return "/" in spec and Path(spec.split("/")[0]).is_dir()
 
 
-def _hub_snapshot(repo_id: str, trust_remote_code: bool) -> str:
+def hub_snapshot(repo_id: str, trust_remote_code: bool) -> str:
     """Download (or find in the Hugging Face cache) the files monoglot loads from a hub model:
     configs, safetensors weights, tokenizer files; pickles only with :func:`allow_pickle`, code only
     with ``trust_remote_code``. Honours ``HF_HUB_OFFLINE=1`` (cache only).
@@ -106,7 +106,7 @@ def _hub_snapshot(repo_id: str, trust_remote_code: bool) -> str:
         why = "HF_HUB_OFFLINE is set and it is not in the Hugging Face cache" if offline else "the hub cannot be reached"
         raise BadInput(f"model {repo_id} is not a local folder, and {why}; pass a model directory or go online") from None
     except (OSError, ValueError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        first = first_line(e)
         raise BadInput(f"cannot fetch model {repo_id} from the Hugging Face hub: {first}") from None
     _hub_snapshots[repo_id] = path
     return path
@@ -116,7 +116,7 @@ def resolve_model(spec: str | Path, *, trust_remote_code: bool = False) -> str:
     """Turn a model spec into a local model directory.
 
     ``spec`` is ``e5-small`` (the embedded teacher), a local model directory, or a hub id. The
-    hub is asked only for a spec that cannot be a local path (see :func:`_looks_like_path`); its
+    hub is asked only for a spec that cannot be a local path (see :func:`looks_like_path`); its
     files are fetched into the Hugging Face cache (``HF_HUB_OFFLINE=1``: the cache only). The
     directory must hold ``config.json`` of an encoder of a supported family (BERT/mBERT, XLM-R,
     RoBERTa).
@@ -131,11 +131,11 @@ def resolve_model(spec: str | Path, *, trust_remote_code: bool = False) -> str:
         return str(embedded_dir(spec))
     p = Path(spec).expanduser()
     if not p.exists():
-        if _looks_like_path(spec):
+        if looks_like_path(spec):
             hint = f" (the folder {spec.split('/')[0]} exists, so this is read as a path, not a hub id)" \
                 if "/" in spec and Path(spec.split("/")[0]).is_dir() and not spec.startswith(("/", ".", "~")) else ""
             raise BadInput(f"model {spec} does not exist{hint}; check the path, or pass a hub id or e5-small")
-        p = Path(_hub_snapshot(spec, trust_remote_code))
+        p = Path(hub_snapshot(spec, trust_remote_code))
     cfg = p / "config.json"
     if not p.is_dir() or not cfg.is_file():
         raise BadInput(f"{spec} is not a model directory (no config.json); pass a Hugging Face encoder directory, a hub id, or e5-small")
@@ -166,7 +166,7 @@ def check_weights(path: str | Path) -> None:
             with safe_open(str(f), framework="pt"):
                 pass
         except (SafetensorError, OSError) as e:
-            raise BadInput(f"{f} is truncated or not a safetensors file ({str(e).splitlines()[0]}); copy or re-create it") from None
+            raise BadInput(f"{f} is truncated or not a safetensors file ({first_line(e)}); copy or re-create it") from None
     if files:
         return
     pickles = [n for n in PICKLE_WEIGHTS if (p / n).is_file()]
@@ -203,7 +203,7 @@ def load_pretrained(cls, spec: str | Path, **kwargs):
     try:
         model = cls.from_pretrained(path, use_safetensors=None if _ALLOW_PICKLE else True, **kwargs)
     except (OSError, ValueError, SafetensorError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        first = first_line(e)
         raise BadInput(f"cannot load model {spec}: {first}") from e
     drop_auto_map(model.config, spec)
     return model
@@ -289,7 +289,7 @@ def load_tokenizer(spec: str | Path, *, trust_remote_code: bool = False, require
     try:
         tok = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
     except (OSError, ValueError, TypeError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        first = first_line(e)
         raise BadInput(f"cannot load the tokenizer of {spec}: {first}") from e
     if require_fast and not getattr(tok, "is_fast", False):
         raise BadInput(f"{spec} has no fast tokenizer (tokenizer.json); monoglot needs one")
