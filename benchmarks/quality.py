@@ -62,8 +62,8 @@ def random_init_student(run_dir: Path, recipe, data_root, seed: int = 0, progres
     teacher. Cached in ``run_dir/student-from-random`` (by the student's settings hash)."""
     import torch
 
-    from monoglot.artifacts import read_meta, settings_hash
-    from monoglot.files import write_json_atomic
+    from monoglot import cache
+    from monoglot.artifacts import settings_hash
     from monoglot.distill import distill
     from monoglot.pipeline import evaluation_texts, recipe_tasks, resolve_corpus
     from monoglot.paths import data_root as resolve_root
@@ -71,8 +71,8 @@ def random_init_student(run_dir: Path, recipe, data_root, seed: int = 0, progres
 
     root = resolve_root(data_root)
     out = run_dir / "student-from-random"
-    h = settings_hash("random-init", read_meta(run_dir / "student").get("settings_hash"), seed)
-    if read_meta(out).get("settings_hash") == h:
+    h = settings_hash("random-init", cache.recorded(run_dir / "student"), seed)
+    if cache.recorded(out) == h:
         return out
     init = run_dir / "random-init"
     shutil.rmtree(init, ignore_errors=True)
@@ -86,9 +86,7 @@ def random_init_student(run_dir: Path, recipe, data_root, seed: int = 0, progres
     distill(parent, init, corpora, out, recipe.distill.model_copy(update={"text_column": recipe.data.text_column}),
             source_corpora=sources, eval_texts=evaluation_texts(recipe_tasks(recipe, root)[0], root),
             overwrite=True, resume=True, progress=progress)
-    meta = read_meta(out)
-    meta["settings_hash"] = h
-    write_json_atomic(out / "monoglot.json", meta)
+    cache.mark(out, h)
     return out
 
 
@@ -107,8 +105,8 @@ def full_budget(run_dir: Path, recipe, data_root=None, *, seeds: int = 3, max_ep
     Returns:
         ``{"models": {label: {task: monoglot.tasks.evaluate result}}, "seconds", "cpu"}``.
     """
-    from monoglot.artifacts import read_meta, settings_hash
-    from monoglot.files import write_json_atomic
+    from monoglot import cache
+    from monoglot.artifacts import settings_hash
     from monoglot.pipeline import recipe_tasks
     from monoglot.paths import data_root as resolve_root
     from monoglot.tasks import FinetuneSettings, evaluate, load_task
@@ -147,15 +145,12 @@ def full_budget(run_dir: Path, recipe, data_root=None, *, seeds: int = 3, max_ep
                                  patience=PATIENCE, max_train_examples=max_train_examples,
                                  batch_size=recipe.evaluate.finetune.batch_size, max_length=recipe.evaluate.finetune.max_length,
                                  seed=recipe.evaluate.finetune.seed)
-            key = settings_hash("full-budget", read_meta(path).get("settings_hash") or str(path), spec, s.model_dump())
+            key = settings_hash("full-budget", cache.recorded(path) or str(path), spec, s.model_dump())
             f = out_dir / f"{label.replace(' ', '-')}__{spec.replace(':', '-').replace('/', '_')}.json"
-            if f.is_file() and json.loads(f.read_text()).get("settings_hash") == key:
-                res = json.loads(f.read_text())
-            else:
+            res = cache.lookup(f, key)
+            if res is None:
                 print(f"fine-tuning {label} on {spec} ({s.epochs} epochs max, lr grid {grid}, {seeds} seeds)", flush=True)
-                res = evaluate(str(path), spec, s, data_root=root, progress=progress)
-                res["settings_hash"] = key
-                write_json_atomic(f, res)
+                res = cache.store(f, key, evaluate(str(path), spec, s, data_root=root, progress=progress))
             results.setdefault(label, {})[spec] = res
     return {"models": results, "seconds": time.perf_counter() - t0, "cpu": cpu_model()}
 

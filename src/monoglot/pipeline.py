@@ -8,12 +8,12 @@ written atomically), and changing one setting re-runs that stage and everything 
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 from pathlib import Path
 from typing import Callable
 
+from . import cache
 from .artifacts import check_replaceable, check_writable, read_meta, settings_hash
 from .errors import BadInput
 from .files import write_json_atomic
@@ -68,8 +68,7 @@ def check_stage_dir(out: Path, stage: str, resumable: bool = False) -> None:
 
 def _cached_stage(name: str, out: Path, h: str, run: Callable[[Path], object], resumable: bool = False, *,
                   stage: str) -> Path:
-    meta = read_meta(out)
-    if out.is_dir() and meta.get("settings_hash") == h and meta.get("stage") == stage:
+    if out.is_dir() and cache.recorded(out) == h and read_meta(out).get("stage") == stage:
         console.print(f"[green]✓[/] {name}: up to date in {out}")
         return out
     check_stage_dir(out, stage, resumable)
@@ -83,9 +82,7 @@ def _cached_stage(name: str, out: Path, h: str, run: Callable[[Path], object], r
         marker.write_text(h)
     console.print(f"[bold]▶ {name}[/] -> {out}")
     run(out)
-    meta = read_meta(out)
-    meta["settings_hash"] = h
-    write_json_atomic(out / "monoglot.json", meta)
+    cache.mark(out, h)
     return out
 
 
@@ -262,9 +259,9 @@ def evaluate_models(models: dict[str, tuple[str | Path, str]], recipe: Recipe, e
         for task in tasks:
             keys[task] = (settings_hash("probe", h, task, ft.seed) if method == "probe"
                           else settings_hash("evaluate", h, task, ft.model_dump()))
-            f = _eval_file(eval_dir, label, task, method)
-            if f.is_file() and json.loads(f.read_text()).get("settings_hash") == keys[task]:
-                out.setdefault(label, {})[task] = json.loads(f.read_text())
+            hit = cache.lookup(_eval_file(eval_dir, label, task, method), keys[task])
+            if hit is not None:
+                out.setdefault(label, {})[task] = hit
                 console.print(f"[green]✓[/] evaluate {label} on {task}: cached")
             else:
                 todo.append(task)
@@ -279,9 +276,7 @@ def evaluate_models(models: dict[str, tuple[str | Path, str]], recipe: Recipe, e
                 console.print(f"[bold]▶ evaluate[/] {label} on {task}")
                 fresh[task] = evaluate(str(path), task, ft, data_root=root, progress=progress)
         for task, res in fresh.items():
-            res["settings_hash"] = keys[task]
-            write_json_atomic(_eval_file(eval_dir, label, task, method), res)
-            out.setdefault(label, {})[task] = res
+            out.setdefault(label, {})[task] = cache.store(_eval_file(eval_dir, label, task, method), keys[task], res)
     return {label: {t: out[label][t] for t in tasks if t in out[label]} for label in models if label in out}
 
 
@@ -313,8 +308,8 @@ def deploy_rows(label: str, model_dir: str | Path, results: dict[str, dict], rec
         key = settings_hash("deploy", res.get("settings_hash"), task_name)
         stem = task_name.replace(":", "-").replace(">", "").replace("/", "-")
         f = out / f"{stem}.json"
-        if f.is_file() and json.loads(f.read_text()).get("settings_hash") == key:
-            cached = json.loads(f.read_text())
+        cached = cache.lookup(f, key)
+        if cached is not None:
             for k in rows:
                 rows[k][task_name] = cached[k]
             continue
@@ -329,10 +324,10 @@ def deploy_rows(label: str, model_dir: str | Path, results: dict[str, dict], rec
         token = task.kind == "token"
         test = encode(tok, task, "test", max_sequence_length(model.config) if token else min(ft.max_length, max_sequence_length(model.config)))
         pad = tok.pad_token_id if tok.pad_token_id is not None else 0
-        entry = {"settings_hash": key}
+        entry = {}
         for k, d in zip(rows, (fp32, int8)):
             preds = OnnxTaskModel(d, threads=recipe.measure.threads).predict(test, pad, 2 * ft.batch_size, token)
             entry[k] = {**res, "metrics": score(task, "test", preds), "std": {}, "onnx_dir": str(d), "runs": []}
             rows[k][task_name] = entry[k]
-        write_json_atomic(f, entry)
+        cache.store(f, key, entry)
     return rows
