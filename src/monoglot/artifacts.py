@@ -26,6 +26,7 @@ from .errors import BadInput
 from .hub import is_hub
 
 META = "monoglot.json"
+PROJECTION_FILE = "hidden_projection.safetensors"  # shrink's fixed basis (teacher hidden -> student hidden), read by distill
 
 
 def check_new_output(out: str | Path, overwrite: bool = False) -> Path:

@@ -15,12 +15,11 @@ from pathlib import Path
 import torch
 
 from ..embeddings import mean_pool
+from ..artifacts import PROJECTION_FILE
 from ..errors import BadInput
 from . import losses as L
 from .data import Sentences
 from .settings import DistillSettings
-
-PROJECTION_FILE = "hidden_projection.safetensors"
 
 
 @dataclass

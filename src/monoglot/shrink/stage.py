@@ -6,7 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from ..artifacts import atomic_dir, check_new_output, corpus_files, portable_path, save_tokenizer, write_meta
+from ..artifacts import PROJECTION_FILE, atomic_dir, check_new_output, corpus_files, portable_path, save_tokenizer, write_meta
 from ..measure import count_parameters, model_parameters, model_throughput
 from ..progress import console
 from ..teachers import load_tokenizer, resolve_model
@@ -56,7 +56,6 @@ def save_projection(plan: ShrinkPlan, hidden_size: int, out: Path) -> None:
     import torch
     from safetensors.torch import save_file
 
-    from ..distill.objective import PROJECTION_FILE
 
     if plan.hidden_size == hidden_size:
         return
