@@ -3,7 +3,7 @@
 Modules: :mod:`.losses` (every loss of the three papers), :mod:`.objective` (layer/head maps,
 projections, the combined loss), :mod:`.data` (resumable streams, bilingual mixing, masking),
 :mod:`.checkpoint`, :mod:`.mlm` (MLM heads), :mod:`.adapt` (continued MLM, the adapt stage),
-:mod:`.loop` (the Accelerate loop).
+:mod:`.loop` (the distill stage on the training engine, :mod:`monoglot.training`).
 """
 
 from .settings import AdaptSettings, DistillSettings, LossWeights

@@ -1,4 +1,5 @@
-"""The distillation training loop (nanoGPT-style: one readable loop; settings as data).
+"""The distill stage: load and check teacher and student, build the batches (:mod:`.data`) and the
+objective (:mod:`.objective`), then run the training engine (:func:`monoglot.training.train`).
 
 It runs through Hugging Face Accelerate, so ``accelerate launch`` (or ``torchrun``) gives DDP or
 FSDP on many GPUs and nodes, with mixed precision, without code changes. Every process draws the
@@ -6,7 +7,7 @@ same global batch and trains on its slice (see :mod:`.data`), so the loss curve 
 on the number of processes. Checkpoints (:mod:`.checkpoint`) are written every N steps and on
 SIGINT/SIGTERM; ``resume=True`` continues bit-exactly.
 
-The same loop adapts a teacher (continued MLM, :mod:`.mlm`): then there is no teacher and the
+The same stage adapts a teacher (continued MLM, :mod:`.adapt`): then there is no teacher and the
 only loss is the student's own MLM loss.
 """
 
