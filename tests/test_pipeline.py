@@ -69,7 +69,9 @@ val_batches = 1
     assert f"| student | {f1:.1f} |" in report
     assert (run_dir / "pareto_parameters.png").stat().st_size > 1000 and (run_dir / "pareto_throughput.png").is_file()
     card = (run_dir / "student" / "README.md").read_text()
-    assert card.startswith("---\nlicense: mit\nbase_model: ") and "model-index:" in card and "type: macro_f1" in card
+    from huggingface_hub import ModelCard
+    meta = ModelCard.load(run_dir / "student" / "README.md").data  # the hub's own reader
+    assert meta.license == "mit" and meta.base_model == str(teacher) and meta.eval_results[0].metric_type == "macro_f1"
     rel = data_["models"]["student"]["relative_to_teacher"]["sib200:swh_Latn"]
     assert rel == data_["models"]["student"]["primary"]["sib200:swh_Latn"] / data_["models"]["teacher"]["primary"]["sib200:swh_Latn"]
     mtime = (run_dir / "student" / "model.safetensors").stat().st_mtime_ns

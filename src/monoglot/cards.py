@@ -12,14 +12,11 @@ from .st_format import USAGE, has_sentence_transformers
 HUB_IDS = {"e5-small": "intfloat/multilingual-e5-small"}
 
 
-def _yaml_list(key: str, items: list[str]) -> list[str]:
-    return [f"{key}:"] + [f"- {x}" for x in items] if items else []
-
-
 def model_card(model_dir: str | Path, *, name: str, languages: list[str], base_model: str, license: str,
                row: dict[str, Any], results: dict[str, dict], teacher_label: str = "teacher") -> Path:
-    """Write ``model_dir/README.md``: YAML front matter (``language``, ``license``, ``base_model``,
-    ``library_name``, ``tags``, ``metrics``, ``model-index`` with each task's test score) and a short
+    """Write ``model_dir/README.md``: the hub's metadata (``huggingface_hub.ModelCardData``:
+    ``language``, ``license``, ``base_model``, ``library_name``, ``tags``, ``metrics``,
+    ``model-index`` with each task's test score in %) and a short
     description of how the model was made, its size, speed and scores; for a directory with the
     sentence-transformers files (:mod:`monoglot.st_format`), the three-line sentence-transformers usage.
 
@@ -28,20 +25,19 @@ def model_card(model_dir: str | Path, *, name: str, languages: list[str], base_m
     """
     from .tasks.metrics import SCORE_PROTOCOL, format_score  # the report's format and protocol sentence
 
+    from huggingface_hub import EvalResult, ModelCard, ModelCardData
+
     meta = read_meta(model_dir)
     sentence_transformers = has_sentence_transformers(model_dir)
-    metrics = sorted({r["metric"] for r in results.values()})
-    lines = ["---"] + _yaml_list("language", languages) + [f"license: {license}", f"base_model: {HUB_IDS.get(base_model, base_model)}",
-             "library_name: transformers", "tags:", "- monoglot", "- knowledge-distillation", "- model-compression"]
-    lines += ["- sentence-transformers", "- sentence-similarity"] if sentence_transformers else []
-    lines += _yaml_list("metrics", metrics)
-    if results:
-        lines += ["model-index:", f"- name: {name}", "  results:"]
-        for task, r in results.items():
-            lines += [f"  - task: {{type: {'token-classification' if r['kind'] == 'token' else 'text-classification'}}}",
-                      f"    dataset: {{name: {task}, type: {task.split(':')[0].split('->')[0]}}}",
-                      "    metrics:", f"    - {{type: {r['metric']}, value: {round(100 * r['metrics'][r['metric']], 2)}}}"]
-    lines += ["---", "", f"# {name}", "",
+    tags = ["monoglot", "knowledge-distillation", "model-compression"]
+    tags += ["sentence-transformers", "sentence-similarity"] if sentence_transformers else []
+    evals = [EvalResult(task_type="token-classification" if r["kind"] == "token" else "text-classification",
+                        dataset_type=task.split(":")[0].split("->")[0], dataset_name=task, metric_type=r["metric"],
+                        metric_value=round(100 * r["metrics"][r["metric"]], 2)) for task, r in results.items()]
+    data = ModelCardData(language=list(languages) or None, license=license, base_model=HUB_IDS.get(base_model, base_model),
+                         library_name="transformers", tags=tags, metrics=sorted({r["metric"] for r in results.values()}) or None,
+                         model_name=name if evals else None, eval_results=evals or None)
+    lines = ["---", data.to_yaml(), "---", "", f"# {name}", "",
               f"A compressed encoder made by [monoglot](https://github.com/) from `{base_model}` "
               f"(stage `{meta.get('stage')}`, parent `{meta.get('parent')}`). Load it with "
               "`transformers.AutoModel.from_pretrained` and `AutoTokenizer`; `monoglot.json` records every setting.", "",
@@ -60,5 +56,5 @@ def model_card(model_dir: str | Path, *, name: str, languages: list[str], base_m
         method = "probe" if all(r.get("method") == "probe" for r in results.values()) else "finetune"
         lines += ["", f"Scores: {SCORE_PROTOCOL[method]}"]
     path = Path(model_dir) / "README.md"
-    write_text_atomic(path, "\n".join(lines) + "\n")
+    write_text_atomic(path, str(ModelCard("\n".join(lines) + "\n")))
     return path
