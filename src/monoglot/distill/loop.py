@@ -29,13 +29,13 @@ from ..errors import BadInput
 from ..progress import console
 from ..teachers import load_tokenizer, resolve_model
 from ..teachers.loader import check_seq_len, load_saved_architecture
+from ..training import Keeper, Phases, TrainState, Validation, train
 from . import checkpoint as ck
 from .data import Mixer, SentenceStream, Stream, mask_tokens, shard, token_chunks, validation_slice
 from .mlm import freeze_all_but_head, with_mlm_head
 from .objective import (DistillModel, Maps, build_maps, check_model, combined_loss, load_basis, mlm_head, teacher_outputs,
                         teacher_sentence_outputs)
 from .precision import cpu_model, resolve_precision
-from ..training import Keeper, Phases, TrainState, Validation, train
 from .settings import DistillSettings
 
 
