@@ -90,3 +90,29 @@ def test_shrink_and_trim_options_are_checked(tmp_path, tiny_bert):
     corpus.write_text("habari ya asubuhi\n")
     assert_bad(cli("trim", tiny_bert, "--corpus", corpus, "--coverage", 1.5, "--out", tmp_path / "t"), "--coverage", "1")
     assert not (tmp_path / "s").exists() and not (tmp_path / "t").exists()
+
+
+def test_every_stage_option_defaults_to_its_settings_field():
+    """The settings classes are the one source of every default: each option named like a field of
+    its stage's settings has that field's default (and a help text)."""
+    import typer
+
+    from monoglot.cli import app
+    from monoglot.distill.settings import AdaptSettings, DistillSettings
+    from monoglot.shrink.settings import ShrinkSettings
+    from monoglot.tasks.settings import FinetuneSettings
+    from monoglot.vocab.settings import VocabPolicy
+
+    commands = typer.main.get_command(app).commands
+    checked = 0
+    for command, settings in (("trim", VocabPolicy), ("shrink", ShrinkSettings), ("distill", DistillSettings),
+                              ("adapt", AdaptSettings), ("evaluate", FinetuneSettings)):
+        for param in commands[command].params:
+            field = settings.model_fields.get(param.name)
+            if field is None or isinstance(field.get_default(call_default_factory=True), (list, dict)) \
+                    or param.name == "loss":
+                continue
+            assert param.default == field.default, (command, param.name, param.default, field.default)
+            assert param.help, (command, param.name)
+            checked += 1
+    assert checked >= 40, checked

@@ -20,7 +20,6 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="Compress a multilingual encoder into a small model for one language.")
 
 
-
 def _opt(settings, name: str, *decls: str, help: str | None = None):
     """A typer option whose default (and, unless ``help`` is given, help text) is the pydantic
     field ``name`` of ``settings``: the settings classes are the one source of every default."""
