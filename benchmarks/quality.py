@@ -157,17 +157,20 @@ def full_budget(run_dir: Path, recipe, data_root=None, *, seeds: int = 3, max_ep
 
 def full_table(full: dict) -> str:
     """Markdown: per task, each model's primary test score (mean ± std over seeds), the majority
-    class, and each model's score kept vs the teacher; then the average kept."""
+    class, and each model's score kept vs the teacher; then the average kept ("–": not run)."""
     models = full["models"]
     teacher = models.get("teacher", {})
-    tasks = list(next(iter(models.values()), {}))
+    tasks = list(dict.fromkeys(t for per in models.values() for t in per))
+    any_result = {t: next(per[t] for per in models.values() if t in per) for t in tasks}
     head = ["model"] + tasks + ["average kept vs teacher"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    first = next(iter(models.values()), {})
-    lines.append("| majority class (test acc.) | " + " | ".join(f"{100 * first[t]['majority_baseline']:.1f}" for t in tasks) + " | – |")
+    lines.append("| majority class (test acc.) | " + " | ".join(f"{100 * any_result[t]['majority_baseline']:.1f}" for t in tasks) + " | – |")
     for label, per in models.items():
         cells, kept = [label], []
         for t in tasks:
+            if t not in per:  # not run (a subset of the budget)
+                cells.append("–")
+                continue
             r = per[t]
             m = r["metric"]
             cell = f"{100 * r['metrics'][m]:.1f} ± {100 * r['std'][m]:.1f}"
