@@ -148,8 +148,9 @@ def train(step: Callable[[int], dict[str, Any]], optimizer: torch.optim.Optimize
     returns a record with at least ``"loss"`` (a float; the engine adds ``"step"`` and ``"lr"``);
     then ``clip()``, the optimizer and scheduler steps, ``zero_grad``, ``after_step()``. Then
     validation when due (keep-best, early stopping), the progress bar (``show(state)`` adds
-    fields; ``transient`` erases the bar when done), the stop flag (``any_process(flag)`` combines it over processes), and a checkpoint
-    every ``checkpoint_every`` steps (``checkpoint(step) -> path``; not after the last step).
+    fields; ``transient`` erases the bar when done), the stop flag (``any_process(flag)``
+    combines it over processes), and a checkpoint every ``checkpoint_every`` steps
+    (``checkpoint(step) -> path``; not after the last step).
 
     Raises:
         RuntimeError: the loss is not finite (diverged; lower the learning rate).
