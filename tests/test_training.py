@@ -111,3 +111,17 @@ def test_periodic_checkpoints_skip_the_last_step():
     written = []
     train(step, opt, sched, 6, progress=False, checkpoint=written.append, checkpoint_every=2)
     assert written == [2, 4]
+
+
+def test_patience_counts_only_validations_above_the_baseline():
+    """A model at the majority-class score has not started to learn: early stopping waits for it."""
+    model, opt, sched, step = setup()
+    scores = {1: 0.25, 2: 0.25, 3: 0.25, 4: 0.25, 5: 0.40, 6: 0.30, 7: 0.30, 8: 0.9}
+    st = train(step, opt, sched, 8, progress=False,
+               validation=Validation(scripted(model, scores), every=1, higher_is_better=True, patience=2,
+                                     keep=in_memory(model), learning_from=0.25))
+    assert st.stopped_early and st.step == 7 and st.best["step"] == 5 and model.weight.item() == 5.0
+    model, opt, sched, step = setup()  # without the baseline, the plateau stops the run at step 3
+    st = train(step, opt, sched, 8, progress=False,
+               validation=Validation(scripted(model, scores), every=1, higher_is_better=True, patience=2))
+    assert st.stopped_early and st.step == 3

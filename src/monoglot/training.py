@@ -56,7 +56,9 @@ class Validation:
     ``details`` (a dict of floats) is recorded in :attr:`TrainState.validations`. Validation runs
     after every ``every`` steps (0: only after the last) and always after the last step;
     ``before`` also scores the initial model, which then is the first candidate for the best.
-    ``patience``: stop after this many validations without a better score. ``keep``: keep the
+    ``patience``: stop after this many validations without a better score; with
+    ``learning_from`` only validations whose score beats it count (a model still at a baseline
+    such as the majority class has not started to learn yet). ``keep``: keep the
     best model and restore it at the end (None: the last model is the result); with
     ``last_wins_ties`` the last model stays when an earlier one is only as good.
     """
@@ -68,6 +70,7 @@ class Validation:
     before: bool = False
     keep: Keeper | None = None
     last_wins_ties: bool = False
+    learning_from: float | None = None
 
     def better(self, score: float, best: float | None, strict: bool = True) -> bool:
         """Better than ``best`` (None: anything is); ``strict=False`` also accepts a tie."""
@@ -172,7 +175,8 @@ def train(step: Callable[[int], dict[str, Any]], optimizer: torch.optim.Optimize
             if v.keep is not None and st.step < steps:  # after the last step the model itself is the result
                 v.keep.save()
         else:
-            st.bad_validations += 1
+            if v.learning_from is None or v.better(score, v.learning_from):
+                st.bad_validations += 1
             st.stopped_early = v.patience is not None and st.bad_validations >= v.patience and st.step < steps
 
     if v is not None and v.before and not st.validations:

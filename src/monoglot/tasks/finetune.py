@@ -142,16 +142,32 @@ def score(task: TaskData, split: str, preds: list) -> dict[str, float]:
     return {"accuracy": acc, "upos_accuracy": acc}
 
 
-def majority_baseline(task: TaskData) -> float:
-    """Test accuracy of always predicting the most frequent train label (ties: first in ``labels``)."""
+def majority_label(task: TaskData) -> str:
+    """The most frequent train label (ties: first in ``labels``)."""
     if task.kind == "sequence":
         counts = Counter(y for _, y in task.splits["train"])
-        gold = [y for _, y in task.splits["test"]]
     else:
         counts = Counter(t for _, tags in task.splits["train"] for t in tags)
+    return max(task.labels, key=lambda label: (counts[label], -task.labels.index(label)))
+
+
+def majority_baseline(task: TaskData) -> float:
+    """Test accuracy of always predicting the most frequent train label (ties: first in ``labels``)."""
+    top = majority_label(task)
+    if task.kind == "sequence":
+        gold = [y for _, y in task.splits["test"]]
+    else:
         gold = [t for _, tags in task.splits["test"] for t in tags]
-    top = max(task.labels, key=lambda label: (counts[label], -task.labels.index(label)))
     return accuracy(gold, [top] * len(gold))
+
+
+def majority_score(task: TaskData, split: str) -> float:
+    """The primary metric (:attr:`TaskData.metric`) on ``split`` of always predicting the majority
+    label: the score a model has while it has not started to learn the task."""
+    top = task.labels.index(majority_label(task))
+    examples = task.splits[split]
+    preds = [top] * len(examples) if task.kind == "sequence" else [[top] * len(tags) for _, tags in examples]
+    return score(task, split, preds)[task.metric]
 
 
 @contextlib.contextmanager
@@ -196,7 +212,9 @@ def fit(model, task: TaskData, train: Encoded, dev: Encoded, settings: FinetuneS
         extra_loss: Callable | None = None, after_step: Callable[[], None] | None = None,
         progress: bool = True, label: str | None = None) -> dict[str, Any]:
     """Train ``model`` on ``train`` for ``settings.epochs`` epochs (fewer with ``settings.patience``:
-    early stopping on dev) and keep the epoch best on ``dev``.
+    early stopping on dev, counting only epochs whose dev score beats the majority class's, since
+    on an imbalanced task such as AfriSenti a model predicts the majority class for several epochs
+    before it learns) and keep the epoch best on ``dev``.
 
     AdamW (no decay on biases and LayerNorms) with linear warmup and decay, length-bucketed
     shuffled batches. ``extra_loss(model, batch) -> loss`` replaces the loss (task
@@ -204,7 +222,8 @@ def fit(model, task: TaskData, train: Encoded, dev: Encoded, settings: FinetuneS
     weights there). On return the model holds the best epoch's trainable weights.
 
     Returns:
-        ``{"dev_metrics", "best_epoch" (1-based), "epochs_run", "train_seconds", "eval_seconds"}``.
+        ``{"dev_metrics", "best_epoch" (1-based), "epochs_run", "dev_curve" (the primary dev metric at
+        each validation), "train_seconds", "eval_seconds"}``.
     """
     from ..training import Validation, in_memory, train as run_steps
 
@@ -239,11 +258,12 @@ def fit(model, task: TaskData, train: Encoded, dev: Encoded, settings: FinetuneS
     model.train()
     st = run_steps(step, optimizer, schedule, total, after_step=after_step, progress=progress, transient=True, description=label or task.name,
                validation=Validation(validate, every=steps_per_epoch if settings.eval_every_epoch else 0, higher_is_better=True,
-                                     patience=settings.patience, keep=in_memory(model)))
+                                     patience=settings.patience, keep=in_memory(model),
+                                     learning_from=majority_score(task, "dev") if settings.patience else None))
     eval_s = st.phases.get("validation", 0.0)
     return {"dev_metrics": {k: v for k, v in st.best.items() if k not in ("step", "score")},
             "best_epoch": -(-st.best["step"] // steps_per_epoch), "epochs_run": -(-st.step // steps_per_epoch),
-            "train_seconds": st.seconds - eval_s, "eval_seconds": eval_s}
+            "dev_curve": [v[task.metric] for v in st.validations], "train_seconds": st.seconds - eval_s, "eval_seconds": eval_s}
 
 
 def subsample_train(task: TaskData, limit: int | None, seed: int = 0) -> TaskData:
@@ -338,7 +358,7 @@ def evaluate_task(model_dir: str | Path, task: str | TaskData, settings: Finetun
         tokenizer.save_pretrained(save_to)
     return {
         "task": task.name, "kind": task.kind, "model": str(model_dir), "method": settings.method + ("+distill" if teacher is not None else ""),
-        "metric": task.metric, "metrics": test_metrics, "dev_metrics": fitted["dev_metrics"], "best_epoch": fitted["best_epoch"], "epochs_run": fitted.get("epochs_run"),
+        "metric": task.metric, "metrics": test_metrics, "dev_metrics": fitted["dev_metrics"], "best_epoch": fitted["best_epoch"], "epochs_run": fitted.get("epochs_run"), "dev_curve": fitted.get("dev_curve"),
         "train_seconds": round(fitted["train_seconds"], 2), "eval_seconds": round(eval_s, 2),
         "n_train": len(train.ids), "n_dev": len(dev.ids), "n_test": len(test.ids),
         "majority_baseline": majority_baseline(task),
