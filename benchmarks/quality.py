@@ -13,9 +13,9 @@ training data, the tasks' published epochs (SIB-200 20 epochs around lr 1e-5, Ad
 MasakhaNER 2.0 and MasakhaPOS 20 epochs around 5e-5, Adelani et al. 2022, Dione et al. 2023) cut by
 early stopping on dev, a learning rate chosen on dev for every model (teachers: among the recipe's
 ``teacher_lr_grid`` when it has one, as in the recipe's own evaluation; a 12-layer teacher costs
-about 7x a 4-layer student per epoch), at least 3 seeds (mean ± std), and the baselines: the majority class, the student before distillation
-(student-init) and the same student shape distilled from random initialisation (Cruz & Aji 2025).
-It prints its wall time and the CPU model.
+about 7x a 4-layer student per epoch), at least 3 seeds (mean ± std), and the baselines: the
+majority class, the student before distillation (student-init) and the same student shape
+distilled from random initialisation (Cruz & Aji 2025). It prints its wall time and the CPU model.
 
 Usage: python benchmarks/quality.py [--recipe recipes/swahili.toml] [--out out] [--data DATA_ROOT]
        [--budget demo|full] [--seeds 3] [--max-epochs N] [--max-train-examples N] [--no-random-init]
@@ -90,6 +90,18 @@ def random_init_student(run_dir: Path, recipe, data_root, seed: int = 0, progres
     return out
 
 
+def _subset(wanted: list[str], have: list[str], option: str, what: str) -> list[str]:
+    """``wanted`` if every name is in ``have``.
+
+    Raises:
+        SystemExit: a name that is not, with the names to choose from.
+    """
+    unknown = [w for w in wanted if w not in have]
+    if unknown:
+        raise SystemExit(f"error: {option} {', '.join(unknown)}: not {what}; choose from {', '.join(have)}")
+    return wanted
+
+
 def full_budget(run_dir: Path, recipe, data_root=None, *, seeds: int = 3, max_epochs: int | None = None,
                 max_train_examples: int | None = None, random_init: bool = True, progress: bool = True,
                 only_models: list[str] | None = None, only_tasks: list[str] | None = None) -> dict:
@@ -120,20 +132,14 @@ def full_budget(run_dir: Path, recipe, data_root=None, *, seeds: int = 3, max_ep
     if random_init and (only_models is None or "student from random init" in only_models):
         models["student from random init"] = random_init_student(run_dir, recipe, root, progress=progress)
     if only_models is not None:
-        unknown = [m for m in only_models if m not in models]
-        if unknown:
-            raise SystemExit(f"error: --models {', '.join(unknown)}: not a model of the run; choose from {', '.join(models)}")
-        models = {m: models[m] for m in only_models}
+        models = {m: models[m] for m in _subset(only_models, list(models), "--models", "a model of the run")}
     tasks = []
     for spec in recipe_tasks(recipe, root)[0]:
         family = spec.split("->")[0].split(":")[0]
         if not is_bitext(spec) and family in FULL_RECIPES and {"train", "dev"} <= set(load_task(spec, root).splits):
             tasks.append(spec)
     if only_tasks is not None:
-        unknown = [t for t in only_tasks if t not in tasks]
-        if unknown:
-            raise SystemExit(f"error: --tasks {', '.join(unknown)}: not a fine-tunable task of the recipe; choose from {', '.join(tasks)}")
-        tasks = only_tasks
+        tasks = _subset(only_tasks, tasks, "--tasks", "a fine-tunable task of the recipe")
     out_dir = run_dir / "full-budget"
     results: dict = {}
     for label, path in models.items():

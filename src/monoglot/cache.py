@@ -32,8 +32,13 @@ def recorded(path: str | Path) -> str | None:
 
 
 def lookup(path: str | Path, key: str) -> dict[str, Any] | None:
-    """The result stored in the JSON file ``path`` if it was made with settings hash ``key``, else None."""
-    return json.loads(Path(path).read_text()) if recorded(path) == key and Path(path).is_file() else None
+    """The result stored in the JSON file ``path`` if it was made with settings hash ``key``, else
+    None (absent, unreadable, or made with other settings)."""
+    try:
+        result = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    return result if isinstance(result, dict) and result.get(KEY) == key else None
 
 
 def store(path: str | Path, key: str, result: dict[str, Any]) -> dict[str, Any]:

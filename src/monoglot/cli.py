@@ -262,7 +262,7 @@ def evaluate(models: List[str] = typer.Argument(..., help="Model directories or 
     if method == "probe":
         from .tasks.probe import probe_model
 
-        def run_model(m: str, p) -> dict:
+        def run_model(p) -> dict:
             return probe_model(p, list(task), root, progress=not quiet, seed=seed)
     else:  # every model, tokenizer, task and setting is checked before any fine-tuning
         tasks = {t: load_task(t, root) for t in task}
@@ -278,10 +278,10 @@ def evaluate(models: List[str] = typer.Argument(..., help="Model directories or 
         s = FinetuneSettings(epochs=epochs, lr=lr, batch_size=batch_size, max_length=max_length, seed=seed, seeds=seeds,
                              lr_grid=grid, method=method, density=density)
 
-        def run_model(m: str, p) -> dict:
+        def run_model(p) -> dict:
             return {t: run_eval(p, tasks[t], s, progress=not quiet, teacher=teacher) for t in task}
     with atomic_dir(out) as tmp:
-        results = {m: run_model(m, p) for m, p in zip(models, paths)}
+        results = {m: run_model(p) for m, p in zip(models, paths)}
         (tmp / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     _print_results(results)
 

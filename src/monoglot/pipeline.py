@@ -68,7 +68,8 @@ def check_stage_dir(out: Path, stage: str, resumable: bool = False) -> None:
 
 def _cached_stage(name: str, out: Path, h: str, run: Callable[[Path], object], resumable: bool = False, *,
                   stage: str) -> Path:
-    if out.is_dir() and cache.recorded(out) == h and read_meta(out).get("stage") == stage:
+    meta = read_meta(out)
+    if out.is_dir() and meta.get(cache.KEY) == h and meta.get("stage") == stage:
         console.print(f"[green]✓[/] {name}: up to date in {out}")
         return out
     check_stage_dir(out, stage, resumable)
