@@ -13,12 +13,18 @@ Mixes (--mixes, names as below):
   crosslingual     today + cross-lingual embedding on the verse-aligned Bibles (+ in-batch contrastive)
   hidden-embedding hidden + embedding + cross-lingual embedding, no MLM head and no adapt stage
   minilmv2         MiniLMv2 self-attention relations (Q-Q, K-K, V-V of the last layer)
+  demo             today + embedding + cross-lingual embedding (recipes/swahili.toml's mix)
+  demo-contrastive demo + in-batch contrastive (InfoNCE) on the Bibles at weight 1
+  no-adapt-contrastive  hidden + attention + embedding + cross-lingual + contrastive: no MLM head, no adapt stage
 
 Budgets (--budgets, in millions of training tokens of packed chunks: steps = budget / (batch x
 seq_len); the sentence losses' sentences come on top and are counted in the reported tokens).
 
 Usage: python benchmarks/distill_quality.py --out DIR [--mixes today,embedding] [--budgets 0.5,1.5]
-       [--layers 4 --hidden 256 --ffn 1024] [--adapt-steps 300] [--threads 2]
+       [--layers 4 --hidden 256 --ffn 1024] [--adapt-steps 300] [--from-run RUN_DIR] [--threads 2]
+``--from-run`` takes the trimmed teacher, the adapted teacher and the student-init of a finished
+pipeline run (``monoglot run``'s output directory) instead of making its own: the students then
+have the recipe's shape and shrink strategies, so the grid chooses the recipe's defaults.
 The full grid (5 mixes x 0.5, 1.5, 3, 6, 12M tokens) is the default; on 2 shared CPU cores it
 takes days: run a slice.
 """
@@ -38,6 +44,9 @@ MIXES = {
     "crosslingual": ({"logits": 1, "hidden": 1, "attention": 1, "parallel": 1, "contrastive": 0.1}, True),
     "hidden-embedding": ({"hidden": 1, "attention": 0, "embedding": 1, "parallel": 1}, True),
     "minilmv2": ({"hidden": 0, "attention": 0, "relations": 1}, False),
+    "demo": ({"logits": 1, "hidden": 1, "attention": 1, "embedding": 1, "parallel": 1}, True),
+    "demo-contrastive": ({"logits": 1, "hidden": 1, "attention": 1, "embedding": 1, "parallel": 1, "contrastive": 1}, True),
+    "no-adapt-contrastive": ({"hidden": 1, "attention": 1, "embedding": 1, "parallel": 1, "contrastive": 1}, True),
 }
 """name -> (loss weights, uses the parallel Bibles)."""
 
@@ -99,6 +108,7 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=5e-4)
     ap.add_argument("--adapt-steps", type=int, default=300, help="MLM-head steps of the adapt stage (mixes with logits)")
     ap.add_argument("--tasks", default=",".join(TASKS))
+    ap.add_argument("--from-run", default=None, help="a finished pipeline run: use its trimmed, adapted and student-init")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -127,6 +137,12 @@ def main() -> None:
     eval_texts = evaluation_texts(DECONTAMINATE, root)
 
     trimmed, init, adapted = out / "e5-trimmed", out / "student-init", out / "e5-adapted"
+    if args.from_run:
+        run = Path(args.from_run)
+        trimmed, init, adapted = run / "trimmed", run / "student-init", run / "adapted"
+        missing = [p.name for p in (trimmed, init, adapted) if not p.is_dir()]
+        if missing:
+            raise SystemExit(f"error: --from-run {run}: no {', '.join(missing)}; run the recipe (with an [adapt] stage) first")
     if not trimmed.is_dir():
         trim_to_corpus(resolve_model("e5-small"), swa + eng, trimmed, VocabPolicy(min_count=1), progress=False)
     if not init.is_dir():
