@@ -16,6 +16,9 @@ Mixes (--mixes, names as below):
   demo             today + embedding + cross-lingual embedding (recipes/swahili.toml's mix)
   demo-contrastive demo + in-batch contrastive (InfoNCE) on the Bibles at weight 1
   no-adapt-contrastive  hidden + attention + embedding + cross-lingual + contrastive: no MLM head, no adapt stage
+  NAME-pca         NAME with ``hidden_projection = "pca"``: the student's states are compared with the
+                   teacher's projected on the shrink's fixed PCA basis, not through a learned map, so
+                   the sentence losses shape the student's own embedding (the one users and probes see)
 
 Budgets (--budgets, in millions of training tokens of packed chunks: steps = budget / (batch x
 seq_len); the sentence losses' sentences come on top and are counted in the reported tokens).
@@ -48,7 +51,7 @@ MIXES = {
     "demo-contrastive": ({"logits": 1, "hidden": 1, "attention": 1, "embedding": 1, "parallel": 1, "contrastive": 1}, True),
     "no-adapt-contrastive": ({"hidden": 1, "attention": 1, "embedding": 1, "parallel": 1, "contrastive": 1}, True),
 }
-"""name -> (loss weights, uses the parallel Bibles)."""
+"""name -> (loss weights, uses the parallel Bibles); ``NAME-pca`` is NAME with the fixed PCA projection."""
 
 TASKS = ["sib200:swh_Latn", "masakhanews:swa", "afrisenti:swa", "flores:eng_Latn-swh_Latn", "masakhapos:swa"]
 DECONTAMINATE = ["sib200:swh_Latn", "sib200:eng_Latn", "masakhanews:swa", "afrisenti:swa", "masakhapos:swa"]
@@ -123,7 +126,7 @@ def main() -> None:
     from monoglot.vocab import VocabPolicy, trim_to_corpus
 
     mixes = [m.strip() for m in args.mixes.split(",")]
-    unknown = [m for m in mixes if m not in MIXES]
+    unknown = [m for m in mixes if m.removesuffix("-pca") not in MIXES]
     if unknown:
         raise SystemExit(f"error: unknown mix(es) {unknown}; choose from {', '.join(MIXES)}")
     budgets = [float(b) for b in args.budgets.split(",")]
@@ -163,11 +166,12 @@ def main() -> None:
         for mix in mixes:
             if any(r["mix"] == mix and r["budget"] == budget for r in state["runs"]):
                 continue
-            weights, uses_parallel = MIXES[mix]
+            weights, uses_parallel = MIXES[mix.removesuffix("-pca")]
             steps = max(1, round(budget * 1e6 / per_step))
             s = DistillSettings(steps=steps, batch_size=args.batch_size, seq_len=args.seq_len, lr=args.lr,
                                 loss=LossWeights(**weights), source_ratio=0.25, val_every=max(1, steps // 4),
-                                checkpoint_every=max(1, steps // 4), text_column="text")
+                                checkpoint_every=max(1, steps // 4), text_column="text",
+                                hidden_projection="pca" if mix.endswith("-pca") else "learned")
             student = out / f"student-{mix}-{budget:g}M"
             t0 = time.perf_counter()
             distill(adapted if weights.get("logits") else trimmed, init, swa, student, s, source_corpora=eng,
