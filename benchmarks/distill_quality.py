@@ -57,6 +57,12 @@ TASKS = ["sib200:swh_Latn", "masakhanews:swa", "afrisenti:swa", "flores:eng_Latn
 DECONTAMINATE = ["sib200:swh_Latn", "sib200:eng_Latn", "masakhanews:swa", "afrisenti:swa", "masakhapos:swa"]
 
 
+def mix_spec(name: str) -> tuple[dict, bool, str]:
+    """``(loss weights, uses the parallel Bibles, hidden_projection)`` of a mix name (module docstring)."""
+    weights, uses_parallel = MIXES[name.removesuffix("-pca")]
+    return weights, uses_parallel, "pca" if name.endswith("-pca") else "learned"
+
+
 def retention(student: dict, teacher: dict) -> dict[str, float]:
     """Per task: the student's primary metric / the teacher's (1.0 = kept everything)."""
     return {t: student[t]["metrics"][student[t]["metric"]] / max(1e-9, teacher[t]["metrics"][teacher[t]["metric"]])
@@ -151,7 +157,7 @@ def main() -> None:
     if not init.is_dir():
         shrink_to_dir(trimmed, init, layers=args.layers, hidden=args.hidden, ffn=args.ffn, head_strategy="first",
                       ffn_strategy="first", hidden_strategy="pca", corpora=swa[:1], eval_texts=eval_texts, measure=None, progress=False)
-    if any(MIXES[m][0].get("logits") for m in mixes) and not adapted.is_dir():
+    if any(mix_spec(m)[0].get("logits") for m in mixes) and not adapted.is_dir():
         adapt_teacher(trimmed, swa, adapted, AdaptSettings(head_steps=args.adapt_steps, batch_size=args.batch_size, seq_len=args.seq_len),
                       eval_texts=eval_texts, progress=False)
 
@@ -166,12 +172,12 @@ def main() -> None:
         for mix in mixes:
             if any(r["mix"] == mix and r["budget"] == budget for r in state["runs"]):
                 continue
-            weights, uses_parallel = MIXES[mix.removesuffix("-pca")]
+            weights, uses_parallel, projection = mix_spec(mix)
             steps = max(1, round(budget * 1e6 / per_step))
             s = DistillSettings(steps=steps, batch_size=args.batch_size, seq_len=args.seq_len, lr=args.lr,
                                 loss=LossWeights(**weights), source_ratio=0.25, val_every=max(1, steps // 4),
                                 checkpoint_every=max(1, steps // 4), text_column="text",
-                                hidden_projection="pca" if mix.endswith("-pca") else "learned")
+                                hidden_projection=projection)
             student = out / f"student-{mix}-{budget:g}M"
             t0 = time.perf_counter()
             distill(adapted if weights.get("logits") else trimmed, init, swa, student, s, source_corpora=eng,
