@@ -150,7 +150,7 @@ class DistillModel(torch.nn.Module):
                 sentences: Sentences | None = None) -> dict:
         """The student's :func:`encoder_outputs` on the token chunks ``input_ids`` (None: no
         token-level loss), plus ``emb_tgt`` / ``emb_src`` ``(B, H_s)``: mean-pooled embeddings of
-        the sentence batch (``emb_src`` only for the parallel loss)."""
+        the sentence batch (``emb_src`` only with parallel text, for the parallel and contrastive losses)."""
         out = {}
         if input_ids is not None:
             rel = self.maps.last if self.s.loss.relations > 0 else None
@@ -158,7 +158,7 @@ class DistillModel(torch.nn.Module):
                                   [(j, None) for j in self.maps.attention], rel)
         if sentences is not None:
             out["emb_tgt"] = sentence_embeddings(self.student, sentences.tgt_ids, sentences.tgt_mask)
-            if self.s.loss.parallel > 0:
+            if sentences.src_ids is not None and (self.s.loss.parallel > 0 or self.s.loss.contrastive > 0):
                 out["emb_src"] = sentence_embeddings(self.student, sentences.src_ids, sentences.src_mask)
         return out
 
@@ -196,8 +196,11 @@ def sentence_terms(so: dict, to: dict, dm: DistillModel) -> dict[str, torch.Tens
         terms["embedding"] = dist(so["emb_tgt"], to["emb_tgt"], proj)
     if w.parallel > 0:  # eq. 1: ||S(t) - T(s)||^2 + ||S(s) - T(s)||^2, each a mean over the batch
         terms["parallel"] = dist(so["emb_tgt"], to["emb_src"], proj) + dist(so["emb_src"], to["emb_src"], proj)
-    if w.contrastive > 0:
-        terms["contrastive"] = L.info_nce(so["emb_tgt"], to["emb_src"], s.contrastive_temperature, proj)
+    if w.contrastive > 0:  # both languages must find the teacher's embedding of the source sentence
+        t = s.contrastive_temperature
+        terms["contrastive"] = L.info_nce(so["emb_tgt"], to["emb_src"], t, proj)
+        if "emb_src" in so:  # symmetric, as eq. 1: without S(src) ~ T(src) the source side drifts apart
+            terms["contrastive"] = (terms["contrastive"] + L.info_nce(so["emb_src"], to["emb_src"], t, proj)) / 2
     return terms
 
 
