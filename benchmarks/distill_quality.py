@@ -13,21 +13,22 @@ Mixes (--mixes, names as below):
   crosslingual     today + cross-lingual embedding on the verse-aligned Bibles (+ in-batch contrastive)
   hidden-embedding hidden + embedding + cross-lingual embedding, no MLM head and no adapt stage
   minilmv2         MiniLMv2 self-attention relations (Q-Q, K-K, V-V of the last layer)
-  demo             today + embedding + cross-lingual embedding (recipes/swahili.toml's mix)
+  demo             today + embedding + cross-lingual embedding (the demo recipe's mix before the contrastive one)
   demo-contrastive demo + in-batch contrastive (InfoNCE) on the Bibles at weight 1
   no-adapt-contrastive  hidden + attention + embedding + cross-lingual + contrastive: no MLM head, no adapt stage
   NAME-pca         NAME with ``hidden_projection = "pca"``: the student's states are compared with the
-                   teacher's projected on the shrink's fixed PCA basis, not through a learned map, so
-                   the sentence losses shape the student's own embedding (the one users and probes see)
+                   teacher's projected on the shrink's fixed PCA basis, not through a learned map
+                   (recipes/swahili.toml is no-adapt-contrastive-pca)
 
 Budgets (--budgets, in millions of training tokens of packed chunks: steps = budget / (batch x
 seq_len); the sentence losses' sentences come on top and are counted in the reported tokens).
 
 Usage: python benchmarks/distill_quality.py --out DIR [--mixes today,embedding] [--budgets 0.5,1.5]
        [--layers 4 --hidden 256 --ffn 1024] [--adapt-steps 300] [--from-run RUN_DIR] [--threads 2]
-``--from-run`` takes the trimmed teacher, the adapted teacher and the student-init of a finished
-pipeline run (``monoglot run``'s output directory) instead of making its own: the students then
-have the recipe's shape and shrink strategies, so the grid chooses the recipe's defaults.
+``--from-run`` takes the trimmed teacher, the student-init and (for mixes with logits) the adapted
+teacher of a finished pipeline run (``monoglot run``'s output directory) instead of making its own:
+the students then have the recipe's shape and shrink strategies, so the grid chooses the recipe's
+defaults.
 The full grid (5 mixes x 0.5, 1.5, 3, 6, 12M tokens) is the default; on 2 shared CPU cores it
 takes days: run a slice.
 """
@@ -134,7 +135,7 @@ def main() -> None:
     mixes = [m.strip() for m in args.mixes.split(",")]
     unknown = [m for m in mixes if m.removesuffix("-pca") not in MIXES]
     if unknown:
-        raise SystemExit(f"error: unknown mix(es) {unknown}; choose from {', '.join(MIXES)}")
+        raise SystemExit(f"error: unknown mix(es) {unknown}; choose from {', '.join(MIXES)} (each also as NAME-pca)")
     budgets = [float(b) for b in args.budgets.split(",")]
     tasks = args.tasks.split(",")
     root = data_root(args.data)
@@ -149,9 +150,11 @@ def main() -> None:
     if args.from_run:
         run = Path(args.from_run)
         trimmed, init, adapted = run / "trimmed", run / "student-init", run / "adapted"
-        missing = [p.name for p in (trimmed, init, adapted) if not p.is_dir()]
+        needed = (trimmed, init, adapted) if any(mix_spec(m)[0].get("logits") for m in mixes) else (trimmed, init)
+        missing = [p.name for p in needed if not p.is_dir()]
         if missing:
-            raise SystemExit(f"error: --from-run {run}: no {', '.join(missing)}; run the recipe (with an [adapt] stage) first")
+            raise SystemExit(f"error: --from-run {run}: no {', '.join(missing)}; run the recipe first "
+                             "(mixes with logits need its [adapt] stage)")
     if not trimmed.is_dir():
         trim_to_corpus(resolve_model("e5-small"), swa + eng, trimmed, VocabPolicy(min_count=1), progress=False)
     if not init.is_dir():
