@@ -146,11 +146,12 @@ def main() -> None:
     parallel = (eng[0], swa[1])
     eval_texts = evaluation_texts(DECONTAMINATE, root)
 
+    needs_adapt = any(mix_spec(m)[0].get("logits") for m in mixes)  # logits need the adapted teacher's MLM head
     trimmed, init, adapted = out / "e5-trimmed", out / "student-init", out / "e5-adapted"
     if args.from_run:
         run = Path(args.from_run)
         trimmed, init, adapted = run / "trimmed", run / "student-init", run / "adapted"
-        needed = (trimmed, init, adapted) if any(mix_spec(m)[0].get("logits") for m in mixes) else (trimmed, init)
+        needed = (trimmed, init, adapted) if needs_adapt else (trimmed, init)
         missing = [p.name for p in needed if not p.is_dir()]
         if missing:
             raise SystemExit(f"error: --from-run {run}: no {', '.join(missing)}; run the recipe first "
@@ -160,7 +161,7 @@ def main() -> None:
     if not init.is_dir():
         shrink_to_dir(trimmed, init, layers=args.layers, hidden=args.hidden, ffn=args.ffn, head_strategy="first",
                       ffn_strategy="first", hidden_strategy="pca", corpora=swa[:1], eval_texts=eval_texts, measure=None, progress=False)
-    if any(mix_spec(m)[0].get("logits") for m in mixes) and not adapted.is_dir():
+    if needs_adapt and not adapted.is_dir():
         adapt_teacher(trimmed, swa, adapted, AdaptSettings(head_steps=args.adapt_steps, batch_size=args.batch_size, seq_len=args.seq_len),
                       eval_texts=eval_texts, progress=False)
 

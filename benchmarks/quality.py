@@ -15,7 +15,8 @@ early stopping on dev, a learning rate chosen on dev for every model (teachers: 
 ``teacher_lr_grid`` when it has one, as in the recipe's own evaluation, else the published rate; a
 12-layer teacher costs about 7x a 4-layer student per epoch; small models: a grid above it), at
 least 3 seeds (mean ± std), and the baselines: the majority class, the student before distillation
-(student-init) and the same student shape distilled from random initialisation (Cruz & Aji 2025). It prints its wall time and the CPU model.
+(student-init) and the same student shape distilled from random initialisation (Cruz & Aji 2025).
+It prints its wall time and the CPU model.
 
 Usage: python benchmarks/quality.py [--recipe recipes/swahili.toml] [--out out] [--data DATA_ROOT]
        [--budget demo|full] [--seeds 3] [--max-epochs N] [--max-train-examples N] [--no-random-init]

@@ -19,26 +19,29 @@ from .files import write_json_atomic
 KEY = "settings_hash"
 
 
+def _read_result(path: Path) -> dict[str, Any] | None:
+    """The JSON object in the result file ``path``; None when absent, unreadable or not an object."""
+    try:
+        result = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return result if isinstance(result, dict) else None
+
+
 def recorded(path: str | Path) -> str | None:
     """The settings hash ``path`` records: a model directory's (``monoglot.json``) or a result
     file's; None when there is none (absent, unreadable, or written without one)."""
     path = Path(path)
     if path.is_dir():
         return read_meta(path).get(KEY)
-    try:
-        return json.loads(path.read_text()).get(KEY)
-    except (OSError, ValueError, AttributeError):
-        return None
+    return (_read_result(path) or {}).get(KEY)
 
 
 def lookup(path: str | Path, key: str) -> dict[str, Any] | None:
     """The result stored in the JSON file ``path`` if it was made with settings hash ``key``, else
     None (absent, unreadable, or made with other settings)."""
-    try:
-        result = json.loads(Path(path).read_text())
-    except (OSError, ValueError):
-        return None
-    return result if isinstance(result, dict) and result.get(KEY) == key else None
+    result = _read_result(Path(path))
+    return result if result is not None and result.get(KEY) == key else None
 
 
 def store(path: str | Path, key: str, result: dict[str, Any]) -> dict[str, Any]:
