@@ -17,6 +17,7 @@ import torch
 
 from conftest import SWAHILI, data_root_or_skip, make_tiny
 from monoglot.distill import DistillSettings, LossWeights, distill, embedding_cosine, embedding_mse, info_nce, work_dir
+from monoglot.distill.data import monolingual_sentences
 from monoglot.distill.precision import resolve_precision
 from monoglot.errors import BadInput
 from monoglot.parallel import ParallelStats, gale_church, read_parallel
@@ -118,6 +119,21 @@ def test_two_verse_tables_join_on_book_chapter_verse(tmp_path):
     b.write_text("book\tchapter\tverse\ttext\n01O\t1\t2\tNchi ilikuwa ukiwa.\n40N\t1\t1\tKitabu cha ukoo.\n01O\t1\t1\tHapo mwanzo.\n")
     assert read_parallel(a, b) == [("In the beginning.", "Hapo mwanzo."), ("The earth was empty.", "Nchi ilikuwa ukiwa."),
                                    ("The genealogy.", "Kitabu cha ukoo.")]
+
+
+def test_monolingual_sentences_take_source_sentences_in_the_source_ratio(tmp_path):
+    tgt, src = tmp_path / "cym.txt", tmp_path / "eng.txt"
+    tgt.write_text("\n".join(f"Brawddeg rhif {i} yma." for i in range(12)) + "\n")
+    src.write_text("\n".join(f"English sentence number {i} here." for i in range(50)) + "\n")
+    pairs = monolingual_sentences([tgt], [src], 12, 0.25, "text", None)
+    assert [g for _, g in pairs[:12]] == [f"Brawddeg rhif {i} yma." for i in range(12)]
+    assert [g for _, g in pairs[12:]] == [f"English sentence number {i} here." for i in range(4)]  # 12 x 0.25 / 0.75
+    assert all(s is None for s, _ in pairs)
+    assert len(monolingual_sentences([tgt], None, 12, 0.25, "text", None)) == 12
+    assert len(monolingual_sentences([tgt], [src], 12, 0.0, "text", None)) == 12
+    # decontamination applies to both languages
+    kept = monolingual_sentences([tgt], [src], 12, 0.25, "text", ["English sentence number 0 here."])
+    assert "English sentence number 0 here." not in [g for _, g in kept] and len(kept) == 16
 
 
 @pytest.mark.slow

@@ -28,6 +28,31 @@ def token_chunks(tokenizer, corpora: Sequence[str | Path], seq_len: int, text_co
     return iter_token_chunks(tokenizer, segs, seq_len=seq_len)
 
 
+def monolingual_sentences(corpora: Sequence[str | Path], source_corpora: Sequence[str | Path] | None, count: int,
+                          source_ratio: float, text_column: str, eval_texts: list[str] | None) -> list[tuple[None, str]]:
+    """The sentences of the sentence losses without parallel text, as ``(None, sentence)`` pairs.
+
+    At most ``count`` decontaminated segments of ``corpora`` (the target language) and, with
+    ``source_corpora``, about ``count * source_ratio / (1 - source_ratio)`` of the source corpora
+    (one sentence in four at ratio 0.25, as the token chunks). The source sentences keep the
+    student's source-language embeddings near the teacher's, the other side of the teacher's
+    cross-lingual alignment (bitext mining, zero-shot transfer); without them only the target
+    side is distilled at the sentence level. :class:`SentenceStream` shuffles the list, so a batch
+    mixes the languages and its in-batch negatives cross them.
+    """
+    from ..corpus import Decontaminator, iter_documents, iter_segments
+
+    def read(cs: Sequence[str | Path], n: int) -> list[str]:
+        segs = (g for c in cs for g in iter_segments(iter_documents(c, text_column=text_column)))
+        if eval_texts is not None:
+            segs = Decontaminator(eval_texts).filter(segs)
+        return list(itertools.islice(segs, n))
+
+    target = read(corpora, count)
+    source = read(source_corpora, round(len(target) * source_ratio / (1 - source_ratio))) if source_corpora and 0 < source_ratio < 1 else []
+    return [(None, g) for g in target + source]
+
+
 @dataclass
 class Stream:
     """Endless global batches ``(batch_size, seq_len)`` of one language, cycling over its corpus.

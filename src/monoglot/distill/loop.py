@@ -14,7 +14,6 @@ only loss is the student's own MLM loss.
 from __future__ import annotations
 
 import contextlib
-import itertools
 import random
 import shutil
 import time
@@ -31,7 +30,8 @@ from ..teachers import load_tokenizer, resolve_model
 from ..teachers.loader import check_seq_len, load_saved_architecture
 from ..training import Keeper, Phases, TrainState, Validation, train
 from . import checkpoint as ck
-from .data import Mixer, SentenceStream, Stream, mask_tokens, shard, token_chunks, validation_slice
+from .data import (Mixer, SentenceStream, Stream, mask_tokens, monolingual_sentences, shard, token_chunks,
+                   validation_slice)
 from .mlm import freeze_all_but_head, with_mlm_head
 from .objective import (DistillModel, Maps, build_maps, check_model, combined_loss, load_basis, mlm_head, teacher_outputs,
                         teacher_sentence_outputs)
@@ -162,12 +162,7 @@ def distill(teacher_spec: str | Path | None, student_spec: str | Path, corpora: 
             pstats = ParallelStats()
             pairs = read_parallel(parallel[0], parallel[1], text_column=s.text_column, eval_texts=eval_list, stats=pstats)
         else:
-            segs = (g for c in corpora for g in iter_segments(iter_documents(c, text_column=s.text_column)))
-            if eval_list is not None:
-                from ..corpus import Decontaminator
-
-                segs = Decontaminator(eval_list).filter(segs)
-            pairs = [(None, g) for g in itertools.islice(segs, s.sentences)]
+            pairs = monolingual_sentences(corpora, source_corpora, s.sentences, s.source_ratio, s.text_column, eval_list)
         prompt = model_prompts(t_path).get("query", "")
         sentences = SentenceStream(tok, pairs, s.batch_size, s.val_batches * s.batch_size, s.seq_len, prompt, s.seed)
         val["sentences"] = sentences.validation(s.val_batches)
