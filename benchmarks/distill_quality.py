@@ -19,6 +19,9 @@ Mixes (--mixes, names as below):
   NAME-pca         NAME with ``hidden_projection = "pca"``: the student's states are compared with the
                    teacher's projected on the shrink's fixed PCA basis, not through a learned map
                    (recipes/swahili.toml is no-adapt-contrastive-pca)
+  NAME-long        NAME on 512-token chunks, a quarter as many per step (the same tokens), with the
+                   sentence batches unchanged: every position that the probes use (MTEB truncates at
+                   512; MasakhaNEWS articles are longer) is trained; NAME-pca-long combines both
 
 Budgets (--budgets, in millions of training tokens of packed chunks: steps = budget / (batch x
 seq_len); the sentence losses' sentences come on top and are counted in the reported tokens).
@@ -58,10 +61,30 @@ TASKS = ["sib200:swh_Latn", "masakhanews:swa", "afrisenti:swa", "flores:eng_Latn
 DECONTAMINATE = ["sib200:swh_Latn", "sib200:eng_Latn", "masakhanews:swa", "afrisenti:swa", "masakhapos:swa"]
 
 
-def mix_spec(name: str) -> tuple[dict, bool, str]:
-    """``(loss weights, uses the parallel Bibles, hidden_projection)`` of a mix name (module docstring)."""
-    weights, uses_parallel = MIXES[name.removesuffix("-pca")]
-    return weights, uses_parallel, "pca" if name.endswith("-pca") else "learned"
+SUFFIXES = {"-long": {"seq_len": 512}, "-pca": {"hidden_projection": "pca"}}
+"""``NAME-SUFFIX``: NAME with these settings (``-long``: 512-token chunks, a quarter as many per step)."""
+
+
+def mix_spec(name: str) -> tuple[dict, bool, dict]:
+    """``(loss weights, uses the parallel Bibles, settings that differ from the defaults)`` of a mix name.
+
+    Raises:
+        KeyError: an unknown base mix.
+    """
+    changes = {}
+    for suffix, settings in SUFFIXES.items():  # in this order: NAME-pca-long
+        if name.endswith(suffix):
+            name, changes = name.removesuffix(suffix), {**changes, **settings}
+    weights, uses_parallel = MIXES[name]
+    return weights, uses_parallel, changes
+
+
+def _known(name: str) -> bool:
+    try:
+        mix_spec(name)
+        return True
+    except KeyError:
+        return False
 
 
 def retention(student: dict, teacher: dict) -> dict[str, float]:
@@ -133,9 +156,9 @@ def main() -> None:
     from monoglot.vocab import VocabPolicy, trim_to_corpus
 
     mixes = [m.strip() for m in args.mixes.split(",")]
-    unknown = [m for m in mixes if m.removesuffix("-pca") not in MIXES]
+    unknown = [m for m in mixes if not _known(m)]
     if unknown:
-        raise SystemExit(f"error: unknown mix(es) {unknown}; choose from {', '.join(MIXES)} (each also as NAME-pca)")
+        raise SystemExit(f"error: unknown mix(es) {unknown}; choose from {', '.join(MIXES)} (each also as NAME-pca, NAME-long, NAME-pca-long)")
     budgets = [float(b) for b in args.budgets.split(",")]
     tasks = args.tasks.split(",")
     root = data_root(args.data)
@@ -176,12 +199,12 @@ def main() -> None:
         for mix in mixes:
             if any(r["mix"] == mix and r["budget"] == budget for r in state["runs"]):
                 continue
-            weights, uses_parallel, projection = mix_spec(mix)
+            weights, uses_parallel, changes = mix_spec(mix)
             steps = max(1, round(budget * 1e6 / per_step))
-            s = DistillSettings(steps=steps, batch_size=args.batch_size, seq_len=args.seq_len, lr=args.lr,
-                                loss=LossWeights(**weights), source_ratio=0.25, val_every=max(1, steps // 4),
-                                checkpoint_every=max(1, steps // 4), text_column="text",
-                                hidden_projection=projection)
+            seq_len = changes.pop("seq_len", args.seq_len)  # the same tokens per step at any length
+            s = DistillSettings(steps=steps, batch_size=per_step // seq_len, seq_len=seq_len, sentence_batch_size=args.batch_size,
+                                lr=args.lr, loss=LossWeights(**weights), source_ratio=0.25, val_every=max(1, steps // 4),
+                                checkpoint_every=max(1, steps // 4), text_column="text", **changes)
             student = out / f"student-{mix}-{budget:g}M"
             t0 = time.perf_counter()
             distill(adapted if weights.get("logits") else trimmed, init, swa, student, s, source_corpora=eng,

@@ -195,6 +195,19 @@ def test_tiny_random_sentence_losses_alone_skip_the_token_chunks(tiny, tmp_path)
     assert set(st["history"][0]) >= {"embedding", "contrastive"} and "hidden" not in st["history"][0]
 
 
+def test_tiny_random_sentence_batch_size_is_independent_of_the_chunk_batch(tiny, tmp_path):
+    def sentence_tokens(n: int, name: str) -> int:
+        s = DistillSettings(steps=3, batch_size=4, sentence_batch_size=n, seq_len=16, val_batches=1, precision="no",
+                            val_every=0, loss=LossWeights(hidden=0, attention=0, embedding=1, contrastive=1))
+        return _stats(distill(tiny["teacher"], tiny["init"], [tiny["swa"]], tmp_path / name, s, progress=False))["tokens"]
+
+    assert 1.5 < sentence_tokens(8, "eight") / sentence_tokens(4, "four") < 2.5  # twice the sentences per step
+    s = DistillSettings(steps=2, batch_size=6, grad_accum=3, sentence_batch_size=4, seq_len=16, val_batches=1,
+                        loss=LossWeights(embedding=1))
+    with pytest.raises(BadInput, match="sentence_batch_size 4 is not divisible by processes"):
+        distill(tiny["teacher"], tiny["init"], [tiny["swa"]], tmp_path / "s", s, progress=False)
+
+
 def test_the_parallel_loss_without_parallel_text_is_refused(tiny, tmp_path):
     s = DistillSettings(steps=2, batch_size=4, seq_len=16, val_batches=1, loss=LossWeights(parallel=1))
     with pytest.raises(BadInput, match="needs parallel text; give --parallel"):

@@ -154,6 +154,7 @@ def distill(teacher: str = typer.Argument(..., help="Teacher model directory (us
             batch_size: int = _opt(DistillSettings, "batch_size", help="Sequences per optimizer step, over all processes."),
             grad_accum: int = _opt(DistillSettings, "grad_accum", help="Micro-batches per optimizer step."),
             seq_len: int = _opt(DistillSettings, "seq_len", help="Tokens per sequence."),
+            sentence_batch_size: Optional[int] = _opt(DistillSettings, "sentence_batch_size", help="Sentences per optimizer step for the sentence losses (default: --batch-size)."),
             lr: float = _opt(DistillSettings, "lr", help="Peak learning rate (AdamW, linear warmup and decay)."),
             loss: List[str] = typer.Option([], "--loss", help="NAME=WEIGHT for logits, hidden, attention, relations, cosine, mlm, embedding, parallel, contrastive; repeatable; unnamed losses keep their defaults (hidden=1, attention=1)."),
             parallel: Optional[str] = typer.Option(None, "--parallel", help="SOURCE_FILE,TARGET_FILE: parallel text for the parallel (cross-lingual embedding) and contrastive losses: two line-aligned files, or verse-aligned Bibles (e.g. eng/bible_web.txt,swa/bible_suv.tsv)."),
@@ -197,7 +198,7 @@ def distill(teacher: str = typer.Argument(..., help="Teacher model directory (us
         if len(pair) != 2 or not all(pair):
             raise BadInput(f"--parallel {parallel!r}: give two files, source first, separated by a comma, e.g. --parallel eng.txt,swa.txt")
     s = DistillSettings(steps=steps, batch_size=batch_size, grad_accum=grad_accum, seq_len=seq_len, lr=lr, seed=seed,
-                        loss=LossWeights(**_parse_weights(loss)), logit_loss=logit_loss, temperature=temperature,
+                        sentence_batch_size=sentence_batch_size, loss=LossWeights(**_parse_weights(loss)), logit_loss=logit_loss, temperature=temperature,
                         embedding_loss=embedding_loss, contrastive_temperature=contrastive_temperature,
                         layer_map=lmap, hidden_projection=hidden_projection, attention_layers=attention_layers,
                         attention_loss=attention_loss, dropout=None if keep_dropout else dropout, precision=precision,

@@ -112,6 +112,10 @@ def distill(teacher_spec: str | Path | None, student_spec: str | Path, corpora: 
     if s.batch_size % (world * s.grad_accum):
         raise BadInput(f"batch_size {s.batch_size} is not divisible by processes ({world}) x grad_accum ({s.grad_accum}); choose a multiple of {world * s.grad_accum}")
     micro = s.batch_size // (world * s.grad_accum)
+    sentence_batch = s.sentence_batch_size or s.batch_size
+    if sentence_batch % (world * s.grad_accum):
+        raise BadInput(f"sentence_batch_size {sentence_batch} is not divisible by processes ({world}) x grad_accum ({s.grad_accum}); choose a multiple of {world * s.grad_accum}")
+    sentence_micro = sentence_batch // (world * s.grad_accum)
 
     # ---- models: load and check everything before any compute
     s_path = resolve_model(student_spec)
@@ -164,7 +168,7 @@ def distill(teacher_spec: str | Path | None, student_spec: str | Path, corpora: 
         else:
             pairs = monolingual_sentences(corpora, source_corpora, s.sentences, s.source_ratio, s.text_column, eval_list)
         prompt = model_prompts(t_path).get("query", "")
-        sentences = SentenceStream(tok, pairs, s.batch_size, s.val_batches * s.batch_size, s.seq_len, prompt, s.seed)
+        sentences = SentenceStream(tok, pairs, sentence_batch, s.val_batches * sentence_batch, s.seq_len, prompt, s.seed)
         val["sentences"] = sentences.validation(s.val_batches)
 
     # ---- projection, optimizer, schedule
@@ -292,7 +296,8 @@ def distill(teacher_spec: str | Path | None, student_spec: str | Path, corpora: 
         for a in range(s.grad_accum):
             lo = (a * world + rank) * micro
             mb = shard(batch, lo, lo + micro) if batch is not None else None
-            ms = sent.rows(lo, lo + micro) if sent is not None else None
+            slo = (a * world + rank) * sentence_micro
+            ms = sent.rows(slo, slo + sentence_micro) if sent is not None else None
             with contextlib.nullcontext() if a == s.grad_accum - 1 else acc.no_sync(dm):
                 loss, terms = micro_loss(dm, mb, denom, ms, timed)
                 with timed("student backward"):
