@@ -21,7 +21,10 @@ Mixes (--mixes, names as below):
                    (recipes/swahili.toml is no-adapt-contrastive-pca)
   NAME-long        NAME on 512-token chunks, a quarter as many per step (the same tokens), with the
                    sentence batches unchanged: every position that the probes use (MTEB truncates at
-                   512; MasakhaNEWS articles are longer) is trained; NAME-pca-long combines both
+                   512; MasakhaNEWS articles are longer) is trained
+  NAME-mono        NAME with half of the sentence pairs Swahili corpus segments paired with themselves
+                   (``monolingual_share = 0.5``; at most 20,000): the sentence losses see web text, not
+                   only Bible verses. Suffixes combine in the order NAME-pca-long-mono
 
 Budgets (--budgets, in millions of training tokens of packed chunks: steps = budget / (batch x
 seq_len); the sentence losses' sentences come on top and are counted in the reported tokens).
@@ -61,8 +64,9 @@ TASKS = ["sib200:swh_Latn", "masakhanews:swa", "afrisenti:swa", "flores:eng_Latn
 DECONTAMINATE = ["sib200:swh_Latn", "sib200:eng_Latn", "masakhanews:swa", "afrisenti:swa", "masakhapos:swa"]
 
 
-SUFFIXES = {"-long": {"seq_len": 512}, "-pca": {"hidden_projection": "pca"}}
-"""``NAME-SUFFIX``: NAME with these settings (``-long``: 512-token chunks, a quarter as many per step)."""
+SUFFIXES = {"-mono": {"monolingual_share": 0.5}, "-long": {"seq_len": 512}, "-pca": {"hidden_projection": "pca"}}
+"""``NAME-SUFFIX``: NAME with these settings (``-long``: 512-token chunks, a quarter as many per step),
+stripped from the end in this order: ``NAME-pca-long-mono``."""
 
 
 def mix_spec(name: str) -> tuple[dict, bool, dict]:
@@ -72,7 +76,7 @@ def mix_spec(name: str) -> tuple[dict, bool, dict]:
         KeyError: an unknown base mix.
     """
     changes = {}
-    for suffix, settings in SUFFIXES.items():  # in this order: NAME-pca-long
+    for suffix, settings in SUFFIXES.items():
         if name.endswith(suffix):
             name, changes = name.removesuffix(suffix), {**changes, **settings}
     weights, uses_parallel = MIXES[name]
@@ -158,7 +162,7 @@ def main() -> None:
     mixes = [m.strip() for m in args.mixes.split(",")]
     unknown = [m for m in mixes if not _known(m)]
     if unknown:
-        raise SystemExit(f"error: unknown mix(es) {unknown}; choose from {', '.join(MIXES)} (each also as NAME-pca, NAME-long, NAME-pca-long)")
+        raise SystemExit(f"error: unknown mix(es) {unknown}; choose from {', '.join(MIXES)} (each with the suffixes -pca, -long, -mono, in that order)")
     budgets = [float(b) for b in args.budgets.split(",")]
     tasks = args.tasks.split(",")
     root = data_root(args.data)

@@ -208,6 +208,14 @@ def test_tiny_random_sentence_batch_size_is_independent_of_the_chunk_batch(tiny,
         distill(tiny["teacher"], tiny["init"], [tiny["swa"]], tmp_path / "s", s, progress=False)
 
 
+def test_tiny_random_monolingual_share_adds_corpus_sentences_paired_with_themselves(tiny, tmp_path):
+    s = DistillSettings(steps=2, batch_size=4, seq_len=16, val_batches=1, precision="no", val_every=0, monolingual_share=0.25,
+                        loss=LossWeights(hidden=0, attention=0, embedding=1, parallel=1, contrastive=1))
+    st = _stats(distill(tiny["teacher"], tiny["init"], [tiny["eng"]], tmp_path / "s", s, parallel=(tiny["eng"], tiny["swa"]),
+                        progress=False))
+    assert st["parallel_text"]["kept"] == 48 and st["sentences"] == {"pairs": 64, "monolingual": 16}  # 48 x 0.25 / 0.75
+
+
 def test_the_parallel_loss_without_parallel_text_is_refused(tiny, tmp_path):
     s = DistillSettings(steps=2, batch_size=4, seq_len=16, val_batches=1, loss=LossWeights(parallel=1))
     with pytest.raises(BadInput, match="needs parallel text; give --parallel"):

@@ -158,6 +158,7 @@ def distill(teacher: str = typer.Argument(..., help="Teacher model directory (us
             lr: float = _opt(DistillSettings, "lr", help="Peak learning rate (AdamW, linear warmup and decay)."),
             loss: List[str] = typer.Option([], "--loss", help="NAME=WEIGHT for logits, hidden, attention, relations, cosine, mlm, embedding, parallel, contrastive; repeatable; unnamed losses keep their defaults (hidden=1, attention=1)."),
             parallel: Optional[str] = typer.Option(None, "--parallel", help="SOURCE_FILE,TARGET_FILE: parallel text for the parallel (cross-lingual embedding) and contrastive losses: two line-aligned files, or verse-aligned Bibles (e.g. eng/bible_web.txt,swa/bible_suv.tsv)."),
+            monolingual_share: float = _opt(DistillSettings, "monolingual_share", help="With --parallel: share of the sentence pairs that are --corpus segments paired with themselves (the corpus's domain)."),
             embedding_loss: str = _opt(DistillSettings, "embedding_loss", help="Distance of the embedding and parallel losses: mse or cosine."),
             contrastive_temperature: float = _opt(DistillSettings, "contrastive_temperature", help="Temperature of the in-batch contrastive loss."),
             logit_loss: str = _opt(DistillSettings, "logit_loss", help="mse or kl (with --temperature)."),
@@ -198,7 +199,7 @@ def distill(teacher: str = typer.Argument(..., help="Teacher model directory (us
         if len(pair) != 2 or not all(pair):
             raise BadInput(f"--parallel {parallel!r}: give two files, source first, separated by a comma, e.g. --parallel eng.txt,swa.txt")
     s = DistillSettings(steps=steps, batch_size=batch_size, grad_accum=grad_accum, seq_len=seq_len, lr=lr, seed=seed,
-                        sentence_batch_size=sentence_batch_size, loss=LossWeights(**_parse_weights(loss)), logit_loss=logit_loss, temperature=temperature,
+                        sentence_batch_size=sentence_batch_size, monolingual_share=monolingual_share, loss=LossWeights(**_parse_weights(loss)), logit_loss=logit_loss, temperature=temperature,
                         embedding_loss=embedding_loss, contrastive_temperature=contrastive_temperature,
                         layer_map=lmap, hidden_projection=hidden_projection, attention_layers=attention_layers,
                         attention_loss=attention_loss, dropout=None if keep_dropout else dropout, precision=precision,

@@ -154,19 +154,24 @@ def distill(teacher_spec: str | Path | None, student_spec: str | Path, corpora: 
     mixer = Mixer(streams["target"], streams.get("source"), s.source_ratio)
     if not s.loss.token_level():
         val = {}
-    sentences, pstats = None, None
+    sentences, pstats, sentence_counts = None, None, None
     if s.loss.parallel > 0 and parallel is None:
         raise BadInput("the parallel loss needs parallel text; give --parallel SOURCE_FILE,TARGET_FILE (recipe: [data] parallel = [source, target]) or set its weight to 0")
     if s.loss.sentence_level():
-        from ..corpus import iter_documents, iter_segments
         from ..prompts import model_prompts
         from ..parallel import ParallelStats, read_parallel
 
         if parallel is not None:
             pstats = ParallelStats()
             pairs = read_parallel(parallel[0], parallel[1], text_column=s.text_column, eval_texts=eval_list, stats=pstats)
+            mono = []
+            if s.monolingual_share > 0:  # a sentence is its own translation: S(t) ~ T(t) in every sentence loss
+                n = min(s.sentences, round(len(pairs) * s.monolingual_share / (1 - s.monolingual_share)))
+                mono = [(g, g) for _, g in monolingual_sentences(corpora, None, n, 0.0, s.text_column, eval_list)]
+            pairs += mono
         else:
-            pairs = monolingual_sentences(corpora, source_corpora, s.sentences, s.source_ratio, s.text_column, eval_list)
+            pairs = mono = monolingual_sentences(corpora, source_corpora, s.sentences, s.source_ratio, s.text_column, eval_list)
+        sentence_counts = {"pairs": len(pairs), "monolingual": len(mono)}
         prompt = model_prompts(t_path).get("query", "")
         sentences = SentenceStream(tok, pairs, sentence_batch, s.val_batches * sentence_batch, s.seq_len, prompt, s.seed)
         val["sentences"] = sentences.validation(s.val_batches)
@@ -348,7 +353,8 @@ def distill(teacher_spec: str | Path | None, student_spec: str | Path, corpora: 
                      "train_loss_first": h[0]["loss"], "train_loss_last": h[-1]["loss"], "tokens": run.tokens,
                      "seconds": round(run.seconds, 1), "tokens_per_second": round(run.tokens / max(run.seconds, 1e-9), 1),
                      "processes": world, "precision": precision, "precision_reason": precision_reason, "cpu": cpu_model(),
-                     **({"parallel_text": pstats.as_dict()} if pstats else {}), "seconds_by_phase": {k: round(v, 2) for k, v in run.phases.items()}, "layer_map": maps.hidden, "teacher_heads": maps.heads,
+                     **({"parallel_text": pstats.as_dict()} if pstats else {}),
+                     **({"sentences": sentence_counts} if sentence_counts else {}), "seconds_by_phase": {k: round(v, 2) for k, v in run.phases.items()}, "layer_map": maps.hidden, "teacher_heads": maps.heads,
                      "corpus": cstats.as_dict(), "validations": run.validations, "history": h}
             write_meta(tmp, "distill" if teacher is not None else "adapt", str(student_spec),
                        {"teacher": str(teacher_spec), "corpora": [portable_path(c) for c in corpora],

@@ -58,6 +58,7 @@ class DistillSettings(BaseModel):
     embedding_loss: Literal["mse", "cosine"] = Field("mse", description="distance of the embedding and parallel losses: mse (Reimers & Gurevych 2020) or cosine (1 - cos)")
     contrastive_temperature: float = Field(0.05, gt=0, description="softmax temperature of the in-batch contrastive loss (SimCSE's 0.05)")
     sentence_batch_size: int | None = Field(None, ge=1, description="sentences per optimizer step for the sentence losses, also the contrastive loss's in-batch candidates (default: batch_size); lets long token chunks (seq_len 512, few per step) go with many sentences")
+    monolingual_share: float = Field(0.0, ge=0, lt=1, description="with parallel text: this share of the sentence pairs are target-corpus segments paired with themselves (at most `sentences`), so the sentence losses also see the target corpus's domain, not only the parallel text's")
     sentences: int = Field(20000, ge=1, description="sentence losses without parallel text: at most this many target-corpus segments are read, plus source-corpus segments in the proportion source_ratio (shuffled once; the first batches are the validation slice)")
     mask_prob: float = Field(0.15, gt=0, lt=1, description="fraction of tokens masked (80% [MASK], 10% random, 10% kept) when a logit or MLM loss is on")
     layer_map: list[int] | None = Field(None, description="teacher layer (1-based) matched by each student layer; default: the layers shrink copied, else uniform")
