@@ -199,7 +199,8 @@ def distill(teacher: str = typer.Argument(..., help="Teacher model directory (us
         if len(pair) != 2 or not all(pair):
             raise BadInput(f"--parallel {parallel!r}: give two files, source first, separated by a comma, e.g. --parallel eng.txt,swa.txt")
     s = DistillSettings(steps=steps, batch_size=batch_size, grad_accum=grad_accum, seq_len=seq_len, lr=lr, seed=seed,
-                        sentence_batch_size=sentence_batch_size, monolingual_share=monolingual_share, loss=LossWeights(**_parse_weights(loss)), logit_loss=logit_loss, temperature=temperature,
+                        sentence_batch_size=sentence_batch_size, monolingual_share=monolingual_share,
+                        loss=LossWeights(**_parse_weights(loss)), logit_loss=logit_loss, temperature=temperature,
                         embedding_loss=embedding_loss, contrastive_temperature=contrastive_temperature,
                         layer_map=lmap, hidden_projection=hidden_projection, attention_layers=attention_layers,
                         attention_loss=attention_loss, dropout=None if keep_dropout else dropout, precision=precision,
