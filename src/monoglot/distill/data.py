@@ -17,15 +17,22 @@ import torch
 from ..errors import BadInput
 
 
+def corpus_segments(corpora: Sequence[str | Path], text_column: str, eval_texts: list[str] | None,
+                    stats=None) -> Iterator[str]:
+    """The segments (sentences) of ``corpora`` in order, lazily, less those sharing a span with
+    ``eval_texts`` (see :class:`monoglot.corpus.Decontaminator`); counted in ``stats`` if given."""
+    from ..corpus import Decontaminator, iter_documents, iter_segments
+
+    segs = (s for c in corpora for s in iter_segments(iter_documents(c, text_column=text_column, stats=stats), stats=stats))
+    return Decontaminator(eval_texts).filter(segs, stats=stats) if eval_texts is not None else segs
+
+
 def token_chunks(tokenizer, corpora: Sequence[str | Path], seq_len: int, text_column: str,
                  eval_texts: list[str] | None, stats) -> Iterator[list[int]]:
     """Chunks of ``seq_len`` token ids (special tokens included) from the decontaminated segments of ``corpora``."""
-    from ..corpus import Decontaminator, iter_documents, iter_segments, iter_token_chunks
+    from ..corpus import iter_token_chunks
 
-    segs = (s for c in corpora for s in iter_segments(iter_documents(c, text_column=text_column, stats=stats), stats=stats))
-    if eval_texts is not None:
-        segs = Decontaminator(eval_texts).filter(segs, stats=stats)
-    return iter_token_chunks(tokenizer, segs, seq_len=seq_len)
+    return iter_token_chunks(tokenizer, corpus_segments(corpora, text_column, eval_texts, stats), seq_len=seq_len)
 
 
 def monolingual_sentences(corpora: Sequence[str | Path], source_corpora: Sequence[str | Path] | None, count: int,
@@ -40,13 +47,8 @@ def monolingual_sentences(corpora: Sequence[str | Path], source_corpora: Sequenc
     side is distilled at the sentence level. :class:`SentenceStream` shuffles the list, so a batch
     mixes the languages and its in-batch negatives cross them.
     """
-    from ..corpus import Decontaminator, iter_documents, iter_segments
-
     def read(cs: Sequence[str | Path], n: int) -> list[str]:
-        segs = (g for c in cs for g in iter_segments(iter_documents(c, text_column=text_column)))
-        if eval_texts is not None:
-            segs = Decontaminator(eval_texts).filter(segs)
-        return list(itertools.islice(segs, n))
+        return list(itertools.islice(corpus_segments(cs, text_column, eval_texts), n))
 
     target = read(corpora, count)
     source = read(source_corpora, round(len(target) * source_ratio / (1 - source_ratio))) if source_corpora and 0 < source_ratio < 1 else []

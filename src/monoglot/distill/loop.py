@@ -14,6 +14,7 @@ only loss is the student's own MLM loss.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import random
 import shutil
 import time
@@ -30,8 +31,8 @@ from ..teachers import load_tokenizer, resolve_model
 from ..teachers.loader import check_seq_len, load_saved_architecture
 from ..training import Keeper, Phases, TrainState, Validation, train
 from . import checkpoint as ck
-from .data import (Mixer, SentenceStream, Stream, mask_tokens, monolingual_sentences, shard, token_chunks,
-                   validation_slice)
+from .data import (Mixer, SentenceStream, Stream, corpus_segments, mask_tokens, monolingual_sentences, shard,
+                   token_chunks, validation_slice)
 from .mlm import freeze_all_but_head, with_mlm_head
 from .objective import (DistillModel, Maps, build_maps, check_model, combined_loss, load_basis, mlm_head, teacher_outputs,
                         teacher_sentence_outputs)
@@ -61,6 +62,17 @@ def _load_student(path: str, s: DistillSettings):
             if isinstance(m, torch.nn.Dropout):
                 m.p = s.dropout
     return model
+
+
+def _per_micro_batch(name: str, size: int, world: int, grad_accum: int) -> int:
+    """Rows of a global batch of ``size`` that one process takes per micro-batch.
+
+    Raises:
+        BadInput: ``size`` is not a multiple of ``world * grad_accum``.
+    """
+    if size % (world * grad_accum):
+        raise BadInput(f"{name} {size} is not divisible by processes ({world}) x grad_accum ({grad_accum}); choose a multiple of {world * grad_accum}")
+    return size // (world * grad_accum)
 
 
 def _step_seed(seed: int, step: int) -> int:
@@ -109,13 +121,9 @@ def distill(teacher_spec: str | Path | None, student_spec: str | Path, corpora: 
     acc = Accelerator(mixed_precision=precision, log_with="tensorboard", project_dir=str(work),
                       cpu=not torch.cuda.is_available())
     world, rank = acc.num_processes, acc.process_index
-    if s.batch_size % (world * s.grad_accum):
-        raise BadInput(f"batch_size {s.batch_size} is not divisible by processes ({world}) x grad_accum ({s.grad_accum}); choose a multiple of {world * s.grad_accum}")
-    micro = s.batch_size // (world * s.grad_accum)
     sentence_batch = s.sentence_batch_size or s.batch_size
-    if sentence_batch % (world * s.grad_accum):
-        raise BadInput(f"sentence_batch_size {sentence_batch} is not divisible by processes ({world}) x grad_accum ({s.grad_accum}); choose a multiple of {world * s.grad_accum}")
-    sentence_micro = sentence_batch // (world * s.grad_accum)
+    micro = _per_micro_batch("batch_size", s.batch_size, world, s.grad_accum)
+    sentence_micro = _per_micro_batch("sentence_batch_size", sentence_batch, world, s.grad_accum)
 
     # ---- models: load and check everything before any compute
     s_path = resolve_model(student_spec)
@@ -167,7 +175,7 @@ def distill(teacher_spec: str | Path | None, student_spec: str | Path, corpora: 
             mono = []
             if s.monolingual_share > 0:  # a sentence is its own translation: S(t) ~ T(t) in every sentence loss
                 n = min(s.sentences, round(len(pairs) * s.monolingual_share / (1 - s.monolingual_share)))
-                mono = [(g, g) for _, g in monolingual_sentences(corpora, None, n, 0.0, s.text_column, eval_list)]
+                mono = [(g, g) for g in itertools.islice(corpus_segments(corpora, s.text_column, eval_list), n)]
             pairs += mono
         else:
             pairs = mono = monolingual_sentences(corpora, source_corpora, s.sentences, s.source_ratio, s.text_column, eval_list)
