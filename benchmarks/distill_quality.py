@@ -25,6 +25,9 @@ Mixes (--mixes, names as below):
   NAME-mono        NAME with half of the sentence pairs Swahili corpus segments paired with themselves
                    (``monolingual_share = 0.5``; at most 20,000): the sentence losses see web text, not
                    only Bible verses. Suffixes combine in the order NAME-pca-long-mono
+  NAME+KEY=VALUE   NAME with a loss weight or a DistillSettings field changed, e.g.
+                   no-adapt-contrastive-pca-mono+sentence_batch_size=64+contrastive=2 (``+steps=N``
+                   overrides the budget's step count)
 
 Budgets (--budgets, in millions of training tokens of packed chunks: steps = budget / (batch x
 seq_len); the sentence losses' sentences come on top and are counted in the reported tokens).
@@ -72,14 +75,36 @@ stripped from the end in this order: ``NAME-pca-long-mono``."""
 def mix_spec(name: str) -> tuple[dict, bool, dict]:
     """``(loss weights, uses the parallel Bibles, settings that differ from the defaults)`` of a mix name.
 
+    A name may end in overrides ``+KEY=VALUE`` (repeatable): a loss weight (``+contrastive=4``) or a
+    :class:`~monoglot.distill.DistillSettings` field (``+sentence_batch_size=64``, ``+steps=122``);
+    VALUE is read as JSON where it parses (numbers), else as a string.
+
     Raises:
-        KeyError: an unknown base mix.
+        KeyError: an unknown base mix, or an override that is neither a loss weight nor a setting.
     """
+    from monoglot.distill import DistillSettings, LossWeights
+
+    name, *overrides = name.split("+")
     changes = {}
     for suffix, settings in SUFFIXES.items():
         if name.endswith(suffix):
             name, changes = name.removesuffix(suffix), {**changes, **settings}
     weights, uses_parallel = MIXES[name]
+    weights = dict(weights)
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        if not sep or key == "loss":
+            raise KeyError(item)
+        if key in LossWeights.model_fields:
+            weights[key] = value
+        elif key in DistillSettings.model_fields:
+            changes[key] = value
+        else:
+            raise KeyError(item)
     return weights, uses_parallel, changes
 
 
@@ -165,7 +190,7 @@ def main() -> None:
     mixes = [m.strip() for m in args.mixes.split(",")]
     unknown = [m for m in mixes if not _known(m)]
     if unknown:
-        raise SystemExit(f"error: unknown mix(es) {unknown}; choose from {', '.join(MIXES)} (each with the suffixes -pca, -long, -mono, in that order)")
+        raise SystemExit(f"error: unknown mix(es) {unknown}; choose from {', '.join(MIXES)} (each with the suffixes -pca, -long, -mono, in that order, then +KEY=VALUE overrides of loss weights or DistillSettings fields)")
     budgets = [float(b) for b in args.budgets.split(",")]
     tasks = args.tasks.split(",")
     root = data_root(args.data)
@@ -207,11 +232,12 @@ def main() -> None:
             if any(r["mix"] == mix and r["budget"] == budget for r in state["runs"]):
                 continue
             weights, uses_parallel, changes = mix_spec(mix)
-            steps = max(1, round(budget * 1e6 / per_step))
+            steps = changes.pop("steps", max(1, round(budget * 1e6 / per_step)))
             seq_len = changes.pop("seq_len", args.seq_len)  # the same tokens per step at any length
-            s = DistillSettings(steps=steps, batch_size=per_step // seq_len, seq_len=seq_len, sentence_batch_size=args.batch_size,
-                                lr=args.lr, loss=LossWeights(**weights), source_ratio=0.25, val_every=max(1, steps // 4),
-                                checkpoint_every=max(1, steps // 4), text_column="text", **changes)
+            base = dict(steps=steps, batch_size=per_step // seq_len, seq_len=seq_len, sentence_batch_size=args.batch_size,
+                        lr=args.lr, source_ratio=0.25, val_every=max(1, steps // 4), checkpoint_every=max(1, steps // 4),
+                        text_column="text")
+            s = DistillSettings(loss=LossWeights(**weights), **{**base, **changes})
             student = out / f"student-{mix}-{budget:g}M"
             t0 = time.perf_counter()
             distill(adapted if weights.get("logits") else trimmed, init, swa, student, s, source_corpora=eng,
