@@ -216,6 +216,42 @@ def test_tiny_random_monolingual_share_adds_corpus_sentences_paired_with_themsel
     assert st["parallel_text"]["kept"] == 48 and st["sentences"] == {"pairs": 64, "monolingual": 16}  # 48 x 0.25 / 0.75
 
 
+def test_tiny_random_a_source_that_is_its_target_reuses_the_target_embedding(tiny):
+    from monoglot.distill.data import Sentences, _pad
+    from monoglot.distill.objective import sentence_embeddings, source_embeddings
+    from monoglot.teachers import load_encoder, load_tokenizer
+
+    model, tok = load_encoder(tiny["init"]).eval(), load_tokenizer(tiny["init"])
+    tgt = tok(["habari ya asubuhi", "ninakwenda sokoni leo", "a"], add_special_tokens=True)["input_ids"]
+    src = tok(["good morning to you all", "ninakwenda sokoni leo", "a"])["input_ids"]
+    batch = Sentences(*_pad(tgt, 0), *_pad(src, 0), torch.tensor([False, True, True]))
+    assert batch.tokens() == sum(map(len, tgt)) + len(src[0])  # the repeated sources are not run
+    emb_tgt = sentence_embeddings(model, batch.tgt_ids, batch.tgt_mask)
+    full = sentence_embeddings(model, batch.src_ids, batch.src_mask)  # every source run, padding and all
+    got = source_embeddings(model, batch, emb_tgt)
+    torch.testing.assert_close(got, full, atol=1e-5, rtol=1e-5)
+    got.sum().backward()  # differentiable through both the reused and the computed rows
+    assert all(p.grad is not None for p in model.embeddings.parameters() if p.requires_grad)
+
+
+def test_length_grouped_sentence_batches_pad_less_and_keep_every_pair(tiny):
+    from monoglot.distill.data import SentenceStream
+    from monoglot.teachers import load_tokenizer
+
+    tok = load_tokenizer(tiny["init"])
+    words = (" ".join(SWAHILI) + " " + " ".join(ENGLISH)).split()
+    pairs = [(None, " ".join(words[:1 + (7 * i) % 40])) for i in range(400)]
+    plain, grouped = (SentenceStream(tok, pairs, 8, 16, 64, "", seed=1, group_by_length=g) for g in (False, True))
+    assert [b.tgt_ids.tolist() for b in plain.validation(2)] == [b.tgt_ids.tolist() for b in grouped.validation(2)]
+    assert sorted(map(tuple, plain.tgt[16:])) == sorted(map(tuple, grouped.tgt[16:]))  # the same pairs, reordered
+
+    def padded(stream) -> float:
+        batches = [stream.next() for _ in range((400 - 16) // 8)]
+        return sum(b.tgt_mask.numel() for b in batches) / sum(int(b.tgt_mask.sum()) for b in batches)
+
+    assert padded(grouped) < 1.2 < 1.5 < padded(plain)
+
+
 def test_the_parallel_loss_without_parallel_text_is_refused(tiny, tmp_path):
     s = DistillSettings(steps=2, batch_size=4, seq_len=16, val_batches=1, loss=LossWeights(parallel=1))
     with pytest.raises(BadInput, match="needs parallel text; give --parallel"):

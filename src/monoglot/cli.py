@@ -155,6 +155,7 @@ def distill(teacher: str = typer.Argument(..., help="Teacher model directory (us
             grad_accum: int = _opt(DistillSettings, "grad_accum", help="Micro-batches per optimizer step."),
             seq_len: int = _opt(DistillSettings, "seq_len", help="Tokens per sequence."),
             sentence_batch_size: Optional[int] = _opt(DistillSettings, "sentence_batch_size", help="Sentences per optimizer step for the sentence losses (default: --batch-size)."),
+            group_by_length: bool = _opt(DistillSettings, "group_by_length", help="Sentence batches of similar length: less padding computed."),
             lr: float = _opt(DistillSettings, "lr", help="Peak learning rate (AdamW, linear warmup and decay)."),
             loss: List[str] = typer.Option([], "--loss", help="NAME=WEIGHT for logits, hidden, attention, relations, cosine, mlm, embedding, parallel, contrastive; repeatable; unnamed losses keep their defaults (hidden=1, attention=1)."),
             parallel: Optional[str] = typer.Option(None, "--parallel", help="SOURCE_FILE,TARGET_FILE: parallel text for the parallel (cross-lingual embedding) and contrastive losses: two line-aligned files, or verse-aligned Bibles (e.g. eng/bible_web.txt,swa/bible_suv.tsv)."),
@@ -199,7 +200,7 @@ def distill(teacher: str = typer.Argument(..., help="Teacher model directory (us
         if len(pair) != 2 or not all(pair):
             raise BadInput(f"--parallel {parallel!r}: give two files, source first, separated by a comma, e.g. --parallel eng.txt,swa.txt")
     s = DistillSettings(steps=steps, batch_size=batch_size, grad_accum=grad_accum, seq_len=seq_len, lr=lr, seed=seed,
-                        sentence_batch_size=sentence_batch_size, monolingual_share=monolingual_share,
+                        sentence_batch_size=sentence_batch_size, group_by_length=group_by_length, monolingual_share=monolingual_share,
                         loss=LossWeights(**_parse_weights(loss)), logit_loss=logit_loss, temperature=temperature,
                         embedding_loss=embedding_loss, contrastive_temperature=contrastive_temperature,
                         layer_map=lmap, hidden_projection=hidden_projection, attention_layers=attention_layers,

@@ -187,25 +187,53 @@ class Sentences:
     """A batch of sentence pairs for the sentence-embedding losses, tokenised with the teacher's
     prompt and padded: ``tgt_ids``/``tgt_mask`` ``(B, N_t)`` the target-language sentences,
     ``src_ids``/``src_mask`` ``(B, N_s)`` their source-language translations, or None without
-    parallel text (then the target sentence is its own source)."""
+    parallel text (then the target sentence is its own source). ``same`` ``(B,)`` bool: rows whose
+    source is the target sentence itself (``monolingual_share``), whose source side need not be
+    run: its embedding is the target's."""
 
     tgt_ids: torch.Tensor
     tgt_mask: torch.Tensor
     src_ids: torch.Tensor | None = None
     src_mask: torch.Tensor | None = None
+    same: torch.Tensor | None = None
 
     def tokens(self) -> int:
-        """Real (non-padding) tokens in the batch, both languages."""
-        return int(self.tgt_mask.sum()) + (int(self.src_mask.sum()) if self.src_mask is not None else 0)
+        """Real (non-padding) tokens that are run, both languages (a ``same`` row's source is not)."""
+        n = int(self.tgt_mask.sum())
+        if self.src_mask is not None:
+            n += int(self.src_mask[~self.same].sum()) if self.same is not None else int(self.src_mask.sum())
+        return n
+
+    def distinct_sources(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(rows, ids, mask)``: the rows whose source differs from the target ``(R,)``, and their
+        source sentences ``(R, N)``, padding trimmed to the longest of them."""
+        rows = torch.arange(len(self.src_ids), device=self.src_ids.device)
+        if self.same is not None:
+            rows = rows[~self.same]
+        mask = self.src_mask[rows]
+        n = int(mask.sum(1).max()) if len(rows) else 0
+        return rows, self.src_ids[rows, :n], mask[:, :n]
 
     def rows(self, start: int, stop: int) -> "Sentences":
         """Sentences ``start:stop`` (one process's / micro-batch's share of a global batch)."""
         cut = (lambda t: t[start:stop] if t is not None else None)
-        return Sentences(cut(self.tgt_ids), cut(self.tgt_mask), cut(self.src_ids), cut(self.src_mask))
+        return Sentences(cut(self.tgt_ids), cut(self.tgt_mask), cut(self.src_ids), cut(self.src_mask), cut(self.same))
 
     def to(self, device) -> "Sentences":
         mv = (lambda t: t.to(device) if t is not None else None)
-        return Sentences(mv(self.tgt_ids), mv(self.tgt_mask), mv(self.src_ids), mv(self.src_mask))
+        return Sentences(mv(self.tgt_ids), mv(self.tgt_mask), mv(self.src_ids), mv(self.src_mask), mv(self.same))
+
+
+def _length_grouped(indices: list[int], length: Callable[[int], int], batch_size: int, group: int,
+                    gen: torch.Generator) -> list[int]:
+    """``indices`` reordered in blocks of ``group * batch_size``, sorted by ``length`` (longest
+    first) within a block, whose batches then come in a random order (``gen``)."""
+    out = []
+    for b in range(0, len(indices), group * batch_size):
+        block = sorted(indices[b:b + group * batch_size], key=length, reverse=True)
+        batches = [block[k:k + batch_size] for k in range(0, len(block), batch_size)]
+        out += [i for k in torch.randperm(len(batches), generator=gen).tolist() for i in batches[k]]
+    return out
 
 
 def _pad(rows: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -224,6 +252,12 @@ class SentenceStream:
     never trained on. Batch ``i`` is a pure function of ``i`` (``position`` counts batches taken,
     saved in checkpoints), so a resumed run continues with the batch it would have seen.
 
+    With ``group_by_length``, the training pairs (not the validation slice) are ordered as
+    transformers' ``LengthGroupedSampler`` does: blocks of :data:`GROUP_BATCHES` batches, sorted by
+    length within a block, the block's batches in shuffled order. A batch then holds sentences of
+    similar length, and the padding that every forward pass computes falls from about 2.1x the real
+    tokens to 1.2x (64 pairs of the demo's Bibles and web text).
+
     Args:
         tokenizer: the (shared) tokenizer; ``prompt`` is prepended to every sentence.
         pairs: ``(source, target)`` sentence pairs; ``source is None`` for monolingual sentences.
@@ -233,16 +267,25 @@ class SentenceStream:
         BadInput: fewer pairs than the validation slice plus one batch.
     """
 
+    GROUP_BATCHES = 50
+
     def __init__(self, tokenizer, pairs: Sequence[tuple[str | None, str]], batch_size: int, reserved: int,
-                 max_len: int, prompt: str, seed: int):
+                 max_len: int, prompt: str, seed: int, group_by_length: bool = False):
         need = reserved + batch_size
         if len(pairs) < need:
             raise BadInput(f"the sentence losses have {len(pairs)} sentences, fewer than the {reserved} validation sentences plus one batch of {batch_size}; give more text or lower val_batches/batch_size")
-        order = torch.randperm(len(pairs), generator=torch.Generator().manual_seed(seed)).tolist()
+        gen = torch.Generator().manual_seed(seed)
+        order = torch.randperm(len(pairs), generator=gen).tolist()
         pairs = [pairs[i] for i in order]
         enc = (lambda texts: tokenizer([prompt + t for t in texts], truncation=True, max_length=max_len)["input_ids"])
         self.tgt = enc([t for _, t in pairs])
         self.src = enc([s for s, _ in pairs]) if pairs[0][0] is not None else None
+        if group_by_length:
+            order = list(range(reserved)) + _length_grouped(
+                list(range(reserved, len(pairs))), lambda i: len(self.tgt[i]) + (len(self.src[i]) if self.src else 0),
+                batch_size, self.GROUP_BATCHES, gen)
+            self.tgt = [self.tgt[i] for i in order]
+            self.src = [self.src[i] for i in order] if self.src is not None else None
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         self.batch_size, self.reserved, self.position = batch_size, reserved, 0
 
@@ -251,8 +294,10 @@ class SentenceStream:
 
     def batch(self, idx: Sequence[int]) -> Sentences:
         tgt = _pad([self.tgt[i] for i in idx], self.pad_id)
-        src = _pad([self.src[i] for i in idx], self.pad_id) if self.src is not None else (None, None)
-        return Sentences(*tgt, *src)
+        if self.src is None:
+            return Sentences(*tgt)
+        same = torch.tensor([self.src[i] == self.tgt[i] for i in idx])
+        return Sentences(*tgt, *_pad([self.src[i] for i in idx], self.pad_id), same)
 
     def validation(self, batches: int) -> list[Sentences]:
         """The held-out slice as ``batches`` batches."""

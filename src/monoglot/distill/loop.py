@@ -181,7 +181,8 @@ def distill(teacher_spec: str | Path | None, student_spec: str | Path, corpora: 
             pairs = mono = monolingual_sentences(corpora, source_corpora, s.sentences, s.source_ratio, s.text_column, eval_list)
         sentence_counts = {"pairs": len(pairs), "monolingual": len(mono)}
         prompt = model_prompts(t_path).get("query", "")
-        sentences = SentenceStream(tok, pairs, sentence_batch, s.val_batches * sentence_batch, s.seq_len, prompt, s.seed)
+        sentences = SentenceStream(tok, pairs, sentence_batch, s.val_batches * sentence_batch, s.seq_len, prompt, s.seed,
+                                   group_by_length=s.group_by_length)
         val["sentences"] = sentences.validation(s.val_batches)
 
     # ---- projection, optimizer, schedule

@@ -159,7 +159,7 @@ class DistillModel(torch.nn.Module):
         if sentences is not None:
             out["emb_tgt"] = sentence_embeddings(self.student, sentences.tgt_ids, sentences.tgt_mask)
             if sentences.src_ids is not None and (self.s.loss.parallel > 0 or self.s.loss.contrastive > 0):
-                out["emb_src"] = sentence_embeddings(self.student, sentences.src_ids, sentences.src_mask)
+                out["emb_src"] = source_embeddings(self.student, sentences, out["emb_tgt"])
         return out
 
 
@@ -168,19 +168,33 @@ def sentence_embeddings(model, ids: torch.Tensor, mask: torch.Tensor) -> torch.T
     return mean_pool(model.base_model(input_ids=ids, attention_mask=mask).last_hidden_state, mask)
 
 
+def source_embeddings(model, sentences: Sentences, emb_tgt: torch.Tensor) -> torch.Tensor:
+    """``(B, H)`` embeddings of the source sentences: ``emb_tgt`` ``(B, H)`` (the same model's
+    target embeddings) on the rows whose source is the target itself, so that only the distinct
+    sources are run; differentiable through both."""
+    rows, ids, mask = sentences.distinct_sources()
+    if len(rows) == len(emb_tgt):
+        return sentence_embeddings(model, ids, mask)
+    if not len(rows):
+        return emb_tgt
+    return emb_tgt.index_copy(0, rows, sentence_embeddings(model, ids, mask).to(emb_tgt.dtype))
+
+
 def teacher_sentence_outputs(teacher, dm: DistillModel, sentences: Sentences, basis: torch.Tensor | None) -> dict:
     """The teacher's sentence embeddings for the sentence losses, under ``torch.inference_mode``:
     ``emb_src`` ``(B, H)`` of the source sentences (of the target sentences without parallel text),
-    and ``emb_tgt`` of the target sentences where the embedding loss needs both. Projected onto
+    and ``emb_tgt`` of the target sentences where the embedding loss needs both (then a source that
+    is its target sentence, see :meth:`Sentences.distinct_sources`, is not run again). Projected onto
     ``basis`` ``(H_t, H_s)`` with the fixed PCA projection."""
     w = dm.s.loss
     bilingual = sentences.src_ids is not None
     out = {}
     with torch.inference_mode():
-        if bilingual:
-            out["emb_src"] = sentence_embeddings(teacher, sentences.src_ids, sentences.src_mask)
         if w.embedding > 0 or not bilingual:
             out["emb_tgt"] = sentence_embeddings(teacher, sentences.tgt_ids, sentences.tgt_mask)
+        if bilingual:
+            out["emb_src"] = (source_embeddings(teacher, sentences, out["emb_tgt"]) if "emb_tgt" in out
+                              else sentence_embeddings(teacher, sentences.src_ids, sentences.src_mask))
         out = {k: (v.float() @ basis if basis is not None else v.float()) for k, v in out.items()}
     if not bilingual:
         out["emb_src"] = out["emb_tgt"]
