@@ -5,7 +5,7 @@ Swahili + English corpora) and probed with frozen features (monoglot.tasks.probe
 classification protocol, bitext mining on FLORES, a linear token probe); retention = student
 metric / teacher metric per task, averaged over the tasks. Output (in --out): results.json (every
 run, appended as it finishes, so an interrupted grid keeps what it measured), report.md (a table per
-task) and retention.png (mean retention against tokens, one line per mix).
+task) and retention.png (mean retention against tokens and against distillation time, one line per mix).
 
 Mixes (--mixes, names as below):
   today            logits + hidden + attention (the demo's; needs the adapt stage's MLM head)
@@ -123,25 +123,31 @@ def retention(student: dict, teacher: dict) -> dict[str, float]:
 
 
 def plot(results: list[dict], path: Path) -> None:
+    """Mean retention against training tokens (left) and against distillation seconds (right, the
+    cost on one machine: mixes differ in what a token costs), one line per mix."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6.5, 4))
-    for mix in dict.fromkeys(r["mix"] for r in results):
-        rs = sorted((r for r in results if r["mix"] == mix), key=lambda r: r["tokens"])
-        ax.plot([r["tokens"] / 1e6 for r in rs], [100 * r["mean_retention"] for r in rs], marker="o", label=mix)
-    ax.axhline(95, color="grey", lw=0.8, ls="--")
-    ax.set_xscale("log")
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5), sharey=True)
     plain = matplotlib.ticker.FuncFormatter(lambda x, _: f"{x:g}")
-    ax.xaxis.set_major_formatter(plain)
-    ax.xaxis.set_minor_formatter(plain)
-    ax.set_xlabel("training tokens (millions, log scale)")
-    ax.set_ylabel("mean probe retention vs teacher (%)")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
+    for ax, key, scale, label in ((axes[0], "tokens", 1e6, "training tokens (millions, log scale)"),
+                                  (axes[1], "seconds", 60, "distillation time (minutes, log scale)")):
+        for i, mix in enumerate(dict.fromkeys(r["mix"] for r in results)):
+            rs = sorted((r for r in results if r["mix"] == mix), key=lambda r: r[key])
+            ax.plot([r[key] / scale for r in rs], [100 * r["mean_retention"] for r in rs], marker="os^D"[i // 10 % 4],
+                    color=plt.cm.tab10(i % 10), label=mix)
+        ax.axhline(95, color="grey", lw=0.8, ls="--")
+        ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(plain)
+        ax.xaxis.set_minor_formatter(plain)
+        ax.set_xlabel(label)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("mean probe retention vs teacher (%)")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=7, loc="lower center", ncol=3)
+    fig.tight_layout(rect=(0, 0.05 + 0.035 * ((len(labels) + 2) // 3), 1, 1))
     fig.savefig(path, dpi=120)
 
 
