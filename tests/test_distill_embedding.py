@@ -210,6 +210,7 @@ def test_tiny_random_sentence_batch_size_is_independent_of_the_chunk_batch(tiny,
 
 def test_tiny_random_monolingual_share_adds_corpus_sentences_paired_with_themselves(tiny, tmp_path):
     s = DistillSettings(steps=2, batch_size=4, seq_len=16, val_batches=1, precision="no", val_every=0, monolingual_share=0.25,
+                        group_by_length=True,
                         loss=LossWeights(hidden=0, attention=0, embedding=1, parallel=1, contrastive=1))
     st = _stats(distill(tiny["teacher"], tiny["init"], [tiny["eng"]], tmp_path / "s", s, parallel=(tiny["eng"], tiny["swa"]),
                         progress=False))
@@ -222,7 +223,7 @@ def test_tiny_random_a_source_that_is_its_target_reuses_the_target_embedding(tin
     from monoglot.teachers import load_encoder, load_tokenizer
 
     model, tok = load_encoder(tiny["init"]).eval(), load_tokenizer(tiny["init"])
-    tgt = tok(["habari ya asubuhi", "ninakwenda sokoni leo", "a"], add_special_tokens=True)["input_ids"]
+    tgt = tok(["habari ya asubuhi", "ninakwenda sokoni leo", "a"])["input_ids"]
     src = tok(["good morning to you all", "ninakwenda sokoni leo", "a"])["input_ids"]
     batch = Sentences(*_pad(tgt, 0), *_pad(src, 0), torch.tensor([False, True, True]))
     assert batch.tokens() == sum(map(len, tgt)) + len(src[0])  # the repeated sources are not run
@@ -249,7 +250,7 @@ def test_length_grouped_sentence_batches_pad_less_and_keep_every_pair(tiny):
         batches = [stream.next() for _ in range((400 - 16) // 8)]
         return sum(b.tgt_mask.numel() for b in batches) / sum(int(b.tgt_mask.sum()) for b in batches)
 
-    assert padded(grouped) < 1.2 < 1.5 < padded(plain)
+    assert padded(grouped) < 1.2 and padded(plain) > 1.5
 
 
 def test_the_parallel_loss_without_parallel_text_is_refused(tiny, tmp_path):
