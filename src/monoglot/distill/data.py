@@ -201,15 +201,18 @@ class Sentences:
         """Real (non-padding) tokens that are run, both languages (a ``same`` row's source is not)."""
         n = int(self.tgt_mask.sum())
         if self.src_mask is not None:
-            n += int(self.src_mask[~self.same].sum()) if self.same is not None else int(self.src_mask.sum())
+            n += int(self.src_mask[self._source_rows()].sum())
         return n
+
+    def _source_rows(self) -> torch.Tensor:
+        """``(R,)`` the rows whose source is run: every row, less the ``same`` ones."""
+        rows = torch.arange(len(self.src_ids), device=self.src_ids.device)
+        return rows[~self.same] if self.same is not None else rows
 
     def distinct_sources(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(rows, ids, mask)``: the rows whose source differs from the target ``(R,)``, and their
         source sentences ``(R, N)``, padding trimmed to the longest of them."""
-        rows = torch.arange(len(self.src_ids), device=self.src_ids.device)
-        if self.same is not None:
-            rows = rows[~self.same]
+        rows = self._source_rows()
         mask = self.src_mask[rows]
         n = int(mask.sum(1).max()) if len(rows) else 0
         return rows, self.src_ids[rows, :n], mask[:, :n]
