@@ -4,12 +4,16 @@ Measures, at the same thread count:
 1. the peak fp32 matmul throughput (FLOP/s): the best of repeated square ``torch.mm``;
 2. distillation of e5-small, trimmed to Swahili, into a 4L-256 student (8 heads, FFN 1024) at
    sequence length 128 with the default losses (hidden-state MSE over the layer map + last-layer
-   attention KL): tokens/s, and MFU = analytic model FLOPs per token x tokens/s / peak;
+   attention KL; with ``--sentence-batch-size N`` also the demo recipe's sentence losses, embedding
+   MSE and in-batch contrastive on N length-grouped corpus sentences per step): tokens/s, and
+   MFU = analytic model FLOPs per token x tokens/s / peak (of the chunks: sentence tokens count in
+   tokens/s but their FLOPs are not modelled);
 3. where the time goes (``seconds_by_phase`` of the run: data, teacher forward, student forward +
    loss, student backward, optimizer; validation, logging and start-up are left out);
 4. side by side, fp32 against bf16 (the teacher in bf16, the student under bf16 autocast with fp32
-   master weights; see monoglot.distill.precision): tokens/s and the validation loss of each, and
-   what ``precision="auto"`` picks on this CPU;
+   master weights) and against bf16-teacher (only the frozen teacher's forward in bf16; see
+   monoglot.distill.precision): tokens/s and the validation loss of each, and what
+   ``precision="auto"`` picks on this CPU;
 5. optionally (--compare-dropout), the same run with the student's own dropout (0.1), which
    monoglot switches off by default.
 
@@ -17,7 +21,7 @@ Model FLOPs per token count the matmuls the method needs (2 FLOPs per multiply-a
 forward (12 layers) plus the student's forward and backward (3x forward) and the projection;
 the attention recomputation for the attention loss counts as overhead, not as model FLOPs.
 
-Usage: python benchmarks/distill.py [--steps 30] [--batch-size 16] [--threads 2] [--work DIR] [--compare-dropout]
+Usage: python benchmarks/distill.py [--steps 30] [--batch-size 16] [--sentence-batch-size 64] [--threads 2] [--work DIR] [--compare-dropout]
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from pathlib import Path
 
 import torch
 
-from monoglot.distill import DistillSettings, distill
+from monoglot.distill import DistillSettings, LossWeights, distill
 from monoglot.paths import data_root
 from monoglot.shrink import shrink_to_dir
 from monoglot.teachers import resolve_model
@@ -51,11 +55,12 @@ def peak_matmul_flops(n: int = 2048, repeats: int = 10) -> float:
 
 def interleaved_step_seconds(teacher_dir: Path, student_dir: Path, batch: int, seq_len: int, repeats: int) -> dict[str, list[float]]:
     """Seconds of one distillation step's compute (teacher forward, student forward + backward of a
-    hidden-state MSE on the last layer), fp32 and bf16 alternately ``repeats`` times, on one random
-    batch: on a shared machine the load drifts, and alternating spreads the drift over both.
+    hidden-state MSE on the last layer), fp32, bf16 and bf16-teacher in turn ``repeats`` times, on
+    one random batch: on a shared machine the load drifts, and alternating spreads the drift over all.
 
-    bf16 as in monoglot.distill.precision: a bf16 copy of the teacher; the student (fp32 weights)
-    under ``torch.autocast("cpu", torch.bfloat16)``."""
+    As in monoglot.distill.precision: bf16 is a bf16 copy of the teacher and the student (fp32
+    weights) under ``torch.autocast("cpu", torch.bfloat16)``; bf16-teacher the same teacher with the
+    student in plain fp32."""
     from monoglot.teachers.loader import load_saved_architecture
 
     t32 = load_saved_architecture(teacher_dir).eval()
@@ -75,12 +80,19 @@ def interleaved_step_seconds(teacher_dir: Path, student_dir: Path, batch: int, s
         student.zero_grad(set_to_none=True)
         return time.perf_counter() - t
 
-    step(t32, False), step(t16, True)  # warm-up (oneDNN kernel selection)
-    times: dict[str, list[float]] = {"fp32": [], "bf16": []}
+    runs = {"fp32": (t32, False), "bf16": (t16, True), "bf16-teacher": (t16, False)}
+    for teacher, autocast in runs.values():  # warm-up (oneDNN kernel selection)
+        step(teacher, autocast)
+    times: dict[str, list[float]] = {k: [] for k in runs}
     for _ in range(repeats):
-        times["fp32"].append(step(t32, False))
-        times["bf16"].append(step(t16, True))
+        for k, (teacher, autocast) in runs.items():
+            times[k].append(step(teacher, autocast))
     return times
+
+
+def train_seconds(stats: dict) -> float:
+    """Seconds of a run's training steps: its ``seconds_by_phase`` less validation."""
+    return sum(v for k, v in stats["seconds_by_phase"].items() if k != "validation")
 
 
 def layer_flops(hidden: int, ffn: int, seq_len: int) -> int:
@@ -103,9 +115,11 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--seq-len", type=int, default=128)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--sentence-batch-size", type=int, default=0,
+                    help="also the sentence losses (embedding + contrastive) on this many corpus sentences per step, as the demo recipe")
     ap.add_argument("--compare-precision", action=argparse.BooleanOptionalAction, default=True,
-                    help="run fp32 and bf16 side by side")
-    ap.add_argument("--interleaved", type=int, default=8, help="fp32/bf16 step timings alternated this many times (0: skip)")
+                    help="run fp32, bf16 and bf16-teacher side by side")
+    ap.add_argument("--interleaved", type=int, default=8, help="fp32/bf16/bf16-teacher step timings alternated this many times (0: skip)")
     ap.add_argument("--compare-dropout", action=argparse.BooleanOptionalAction, default=False,
                     help="also run with the student's own dropout, side by side")
     ap.add_argument("--work", default=None, help="directory for the trimmed teacher and the student (default: a temporary one)")
@@ -127,12 +141,16 @@ def main() -> None:
     configs = {"fp32": {"precision": "no"}}
     if args.compare_precision:
         configs["bf16"] = {"precision": "bf16"}
+        configs["bf16-teacher"] = {"precision": "bf16-teacher"}
     if args.compare_dropout:
         configs["fp32, the model's dropout 0.1"] = {"precision": "no", "dropout": None}
     peak = peak_matmul_flops()
     inter = interleaved_step_seconds(trimmed, init, args.batch_size, args.seq_len, args.interleaved) if args.interleaved else None
     rows = {}
     for name, extra in configs.items():
+        if args.sentence_batch_size:
+            extra = {**extra, "sentence_batch_size": args.sentence_batch_size, "group_by_length": True,
+                     "loss": LossWeights(hidden=1, attention=1, embedding=1, contrastive=1), "hidden_projection": "pca"}
         s = DistillSettings(steps=args.steps, batch_size=args.batch_size, seq_len=args.seq_len, val_batches=1,
                             checkpoint_every=0, text_column="text", **extra)
         out = work / f"student-{time.strftime('%H%M%S')}"
@@ -149,10 +167,10 @@ def main() -> None:
     print("| run | steps | batch x seq | tokens/s | x fp32 | model GFLOP/s | MFU (fp32 peak) | val loss after | vs fp32 |")
     print("|---|---|---|---|---|---|---|---|---|")
     base = rows["fp32"]
-    base_tok = base["tokens"] / sum(base["seconds_by_phase"].values())
+    base_tok = base["tokens"] / train_seconds(base)
     base_val = sum(base["val_loss_after"].values()) / len(base["val_loss_after"])
     for name, st in rows.items():
-        tok_s = st["tokens"] / sum(st["seconds_by_phase"].values())
+        tok_s = st["tokens"] / train_seconds(st)
         val = sum(st["val_loss_after"].values()) / len(st["val_loss_after"])
         print(f"| {name} | {st['steps_run']} | {args.batch_size} x {args.seq_len} | {tok_s:,.0f} | {tok_s / base_tok:.2f}x | "
               f"{sum(fl.values()) * tok_s / 1e9:.1f} | {100 * sum(fl.values()) * tok_s / peak:.1f}% | {val:.4f} | {100 * (val - base_val) / base_val:+.2f}% |")
@@ -161,17 +179,19 @@ def main() -> None:
 
         med = {k: statistics.median(v) for k, v in inter.items()}
         print(f"\ninterleaved step compute (teacher forward + student forward/backward, {args.batch_size} x {args.seq_len}, "
-              f"{args.interleaved} alternations, median): fp32 {med['fp32']:.3f} s = {args.batch_size * args.seq_len / med['fp32']:,.0f} tokens/s, "
-              f"bf16 {med['bf16']:.3f} s = {args.batch_size * args.seq_len / med['bf16']:,.0f} tokens/s: bf16 {med['fp32'] / med['bf16']:.2f}x; "
-              f"per pair: " + ", ".join(f"{a / b:.2f}" for a, b in zip(inter["fp32"], inter["bf16"])))
+              f"{args.interleaved} alternations, median): fp32 {med['fp32']:.3f} s = {args.batch_size * args.seq_len / med['fp32']:,.0f} tokens/s")
+        for k in ("bf16", "bf16-teacher"):
+            print(f"  {k}: {med[k]:.3f} s = {args.batch_size * args.seq_len / med[k]:,.0f} tokens/s, {med['fp32'] / med[k]:.2f}x fp32; "
+                  f"per alternation: " + ", ".join(f"{a / b:.2f}" for a, b in zip(inter["fp32"], inter[k])))
     print()
     names = list(rows)
-    print("| phase | " + " | ".join(f"s ({n})" for n in names) + " | share (default) |")
+    print("| phase | " + " | ".join(f"s ({n})" for n in names) + " | share of training (fp32) |")
     print("|---|" + "---|" * (len(names) + 1))
     st0 = rows[names[0]]
-    train_s = sum(st0["seconds_by_phase"].values())
+    train_s = train_seconds(st0)
     for k, v in sorted(st0["seconds_by_phase"].items(), key=lambda kv: -kv[1]):
-        print(f"| {k} | " + " | ".join(f"{rows[n]['seconds_by_phase'].get(k, 0):.2f}" for n in names) + f" | {100 * v / train_s:.1f}% |")
+        share = f"{100 * v / train_s:.1f}%" if k != "validation" else "(not training)"
+        print(f"| {k} | " + " | ".join(f"{rows[n]['seconds_by_phase'].get(k, 0):.2f}" for n in names) + f" | {share} |")
     print("\n(tokens/s over the training steps; validation, start-up and saving excluded)")
 
 

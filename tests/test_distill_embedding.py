@@ -306,13 +306,19 @@ def test_auto_precision_follows_the_cpu_flags(monkeypatch):
     assert resolve_precision("no", "cpu") == ("no", "set by the user")
 
 
-def test_tiny_random_bf16_distillation_runs_and_is_recorded(tiny, tmp_path):
-    s = DistillSettings(steps=3, batch_size=4, seq_len=16, val_batches=1, precision="bf16",
+@pytest.mark.parametrize("precision", ["bf16", "bf16-teacher"])
+def test_tiny_random_bf16_distillation_runs_and_is_recorded(tiny, tmp_path, precision):
+    s = DistillSettings(steps=3, batch_size=4, seq_len=16, val_batches=1, precision=precision,
                         loss=LossWeights(hidden=1, attention=1, embedding=1))
     out = distill(tiny["teacher"], tiny["init"], [tiny["swa"]], tmp_path / "s", s, progress=False)
     st = _stats(out)
-    assert st["precision"] == "bf16" and st["precision_reason"] == "set by the user"
+    assert st["precision"] == precision and st["precision_reason"] == "set by the user"
     assert all(math.isfinite(r["loss"]) for r in st["history"])
     from safetensors.torch import load_file
 
     assert all(v.dtype == torch.float32 for v in load_file(str(out / "model.safetensors")).values())  # fp32 master weights
+    # the same run in fp32: the same data, so the first step's loss differs only by bf16 rounding
+    fp32 = _stats(distill(tiny["teacher"], tiny["init"], [tiny["swa"]], tmp_path / "f", s.model_copy(update={"precision": "no"}),
+                          progress=False))
+    first, first32 = st["history"][0]["loss"], fp32["history"][0]["loss"]
+    assert first != first32 and first == pytest.approx(first32, rel=0.05)

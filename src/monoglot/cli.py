@@ -170,7 +170,7 @@ def distill(teacher: str = typer.Argument(..., help="Teacher model directory (us
             attention_loss: str = _opt(DistillSettings, "attention_loss", help="kl or mse."),
             dropout: float = _opt(DistillSettings, "dropout", help="Student dropout while distilling (off by default: soft targets regularise, and it halves CPU speed)."),
             keep_dropout: bool = typer.Option(False, "--keep-dropout", help="Use the student's own dropout instead of --dropout."),
-            precision: str = _opt(DistillSettings, "precision", help="auto (bf16 where the CPU/GPU has bf16 instructions, else fp32), no (fp32), bf16 or fp16."),
+            precision: str = _opt(DistillSettings, "precision", help="auto (bf16 where the CPU/GPU has bf16 matrix units, else fp32), no (fp32), bf16, bf16-teacher (only the frozen teacher in bf16) or fp16."),
             grad_checkpointing: bool = _opt(DistillSettings, "grad_checkpointing", help="Recompute activations in the backward pass (saves memory)."),
             val_every: int = _opt(DistillSettings, "val_every", help="Validate every N steps (0: before and after only)."),
             patience: Optional[int] = _opt(DistillSettings, "patience", help="Early stopping after N validations without improvement."),

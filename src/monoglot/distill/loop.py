@@ -118,7 +118,7 @@ def distill(teacher_spec: str | Path | None, student_spec: str | Path, corpora: 
     AcceleratorState._reset_state()  # a run in the same process (pipeline, two steps) may use other precision
     # without a GPU, processes started by torchrun / accelerate launch form a gloo group on the CPU
     precision, precision_reason = resolve_precision(s.precision)
-    acc = Accelerator(mixed_precision=precision, log_with="tensorboard", project_dir=str(work),
+    acc = Accelerator(mixed_precision="no" if precision == "bf16-teacher" else precision, log_with="tensorboard", project_dir=str(work),
                       cpu=not torch.cuda.is_available())
     world, rank = acc.num_processes, acc.process_index
     sentence_batch = s.sentence_batch_size or s.batch_size
@@ -134,7 +134,7 @@ def distill(teacher_spec: str | Path | None, student_spec: str | Path, corpora: 
         if load_tokenizer(t_path).get_vocab() != tok.get_vocab():
             raise BadInput("teacher and student tokenizers differ; shrink the student from the (trimmed) teacher so they share one vocabulary")
         teacher = load_saved_architecture(t_path).to(acc.device)
-        if precision == "bf16":  # frozen: inference only, so its weights may be bf16 themselves
+        if precision in ("bf16", "bf16-teacher"):  # frozen: inference only, so its weights may be bf16 themselves
             teacher = teacher.to(torch.bfloat16)
         for p in teacher.parameters():
             p.requires_grad_(False)

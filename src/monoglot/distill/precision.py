@@ -14,7 +14,10 @@
 
 In bf16 the teacher's weights are cast to bf16 (it is frozen: inference only), and the student
 trains under ``torch.autocast`` in bf16 with fp32 master weights and optimizer state (Accelerate's
-``mixed_precision="bf16"``). The choice and its reason are recorded in the student's ``monoglot.json``.
+``mixed_precision="bf16"``). ``bf16-teacher`` casts only the teacher and trains the student in plain
+fp32: the teacher's forward is most of a step's compute, and where bf16 speeds up inference but not
+the student's small matmuls and backward (the avx512_bf16 case above) it keeps that part of the gain.
+The choice and its reason are recorded in the student's ``monoglot.json``.
 """
 
 from __future__ import annotations
@@ -58,7 +61,7 @@ def resolve_precision(requested: str, device: torch.device | str | None = None) 
     """``(precision, reason)``: ``requested`` unless it is ``"auto"``, then bf16 or ``"no"`` (fp32).
 
     Args:
-        requested: ``auto``, ``no``, ``bf16`` or ``fp16``.
+        requested: ``auto``, ``no``, ``bf16``, ``bf16-teacher`` or ``fp16``.
         device: where training runs (default: CUDA if available, else the CPU).
     """
     if requested != "auto":

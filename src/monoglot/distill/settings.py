@@ -69,7 +69,7 @@ class DistillSettings(BaseModel):
     relation_heads: int | None = Field(None, ge=1, description="MiniLMv2 relation heads (default: the teacher's head count)")
     dropout: float | None = Field(0.0, ge=0, lt=1, description="student dropout during distillation; None keeps the model's own. Off by default: the teacher's soft targets regularise, and on the CPU dropout masks (and the unfused attention kernel they force) cost half of the student's forward time (benchmarks/distill.py)")
     trainable: Literal["all", "mlm_head"] = Field("all", description="parameters trained: all, or only the MLM head (teacher adaptation on a frozen body)")
-    precision: Literal["auto", "no", "bf16", "fp16"] = Field("auto", description="auto: bf16 where the CPU has bf16 matrix units (AMX) or on a GPU with bf16, else fp32 (see .precision); no: fp32; bf16: the teacher in bf16 and the student under bf16 autocast with fp32 master weights; fp16: Accelerate's fp16 (GPU)")
+    precision: Literal["auto", "no", "bf16", "bf16-teacher", "fp16"] = Field("auto", description="auto: bf16 where the CPU has bf16 matrix units (AMX) or on a GPU with bf16, else fp32 (see .precision); no: fp32; bf16: the teacher in bf16 and the student under bf16 autocast with fp32 master weights; bf16-teacher: only the frozen teacher's forward in bf16, the student in fp32; fp16: Accelerate's fp16 (GPU)")
     grad_checkpointing: bool = Field(False, description="recompute the student's activations in the backward pass to save memory")
     source_ratio: float = Field(0.5, gt=0, lt=1, description="bilingual (BiStil): fraction of batches from the source corpora; 0.5 alternates one to one")
     val_batches: int = Field(4, ge=1, description="held-out batches (per language) for the validation loss")
