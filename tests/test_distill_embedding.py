@@ -59,6 +59,34 @@ def test_info_nce_hand_computed():
     assert info_nce(s, t, temperature=0.5).item() == pytest.approx((ce0 + ce1) / 2, rel=1e-6)
 
 
+def test_info_nce_with_a_memory_bank_hand_computed():
+    s, t = torch.tensor([[1.0, 0.0]]), torch.tensor([[2.0, 0.0]])
+    bank = torch.tensor([[0.0, 5.0], [-1.0, 0.0]])  # cosines 0 and -1 with the student row
+    want = -math.log(math.exp(1 / 0.5) / (math.exp(1 / 0.5) + math.exp(0) + math.exp(-1 / 0.5)))
+    assert info_nce(s, t, temperature=0.5, negatives=bank).item() == pytest.approx(want, rel=1e-6)
+    assert info_nce(s, t, 0.5, negatives=bank[:0]).item() == pytest.approx(0.0, abs=1e-7)  # an empty bank: in-batch only
+
+
+def test_the_memory_bank_is_a_ring_of_teacher_embeddings_used_only_in_training(tiny):
+    from monoglot.distill.objective import DistillModel, Maps
+    from monoglot.teachers.loader import load_saved_architecture
+
+    student = load_saved_architecture(tiny["init"])
+    s = DistillSettings(loss=LossWeights(hidden=0, attention=0, contrastive=1), contrastive_queue=3)
+    dm = DistillModel(student, Maps([], [], []), s, student.config.hidden_size, None).train()
+    h = student.config.hidden_size
+    assert dm.negatives().shape == (0, h)
+    dm.push_negatives(torch.full((2, h), 1.0))
+    dm.push_negatives(torch.full((2, h), 2.0))  # the first row of the first batch falls out
+    assert sorted(dm.negatives()[:, 0].tolist()) == [1.0, 2.0, 2.0] and int(dm.queue_count) == 4
+    dm.push_negatives(torch.arange(5.0)[:, None].expand(5, h))  # larger than the bank: its last three
+    assert sorted(dm.negatives()[:, 0].tolist()) == [2.0, 3.0, 4.0]
+    assert dm.eval().negatives() is None  # the validation loss stays in-batch
+    assert {"queue", "queue_count"} <= set(dm.state_dict())  # checkpoints carry it
+    off = DistillModel(student, Maps([], [], []), s.model_copy(update={"contrastive_queue": 0}), h, None).train()
+    assert off.negatives() is None and "queue" not in off.state_dict()
+
+
 def test_contrastive_with_parallel_text_averages_both_languages():
     """Student(source) must find teacher(source) too: without it the source side drifts apart
     (a 0.8M-token run retrieved English -> Swahili Bible verses at 4%, Swahili -> English at 32%)."""
@@ -70,7 +98,7 @@ def test_contrastive_with_parallel_text_averages_both_languages():
     so = {"emb_tgt": torch.randn(4, 3, generator=g), "emb_src": torch.randn(4, 3, generator=g)}
     to = {"emb_src": torch.randn(4, 3, generator=g)}
     s = DistillSettings(loss=LossWeights(hidden=0, attention=0, contrastive=1), contrastive_temperature=0.1)
-    dm = SimpleNamespace(s=s, proj=None)
+    dm = SimpleNamespace(s=s, proj=None, negatives=lambda: None)
     both = sentence_terms(so, to, dm)["contrastive"].item()
     expect = (info_nce(so["emb_tgt"], to["emb_src"], 0.1) + info_nce(so["emb_src"], to["emb_src"], 0.1)).item() / 2
     assert both == pytest.approx(expect, rel=1e-6)
@@ -266,9 +294,10 @@ def _cli(*args):
 
 
 @pytest.mark.slow
-def test_tiny_random_sentence_batches_resume_exactly_after_sigterm(tiny, tmp_path):
+@pytest.mark.parametrize("queue", [0, 6])  # 6: a memory bank of contrastive negatives, restored from the checkpoint
+def test_tiny_random_sentence_batches_resume_exactly_after_sigterm(tiny, tmp_path, queue):
     args = [tiny["teacher"], tiny["init"], "--corpus", tiny["swa"], "--parallel", f"{tiny['eng']},{tiny['swa']}",
-            "--steps", 12, "--batch-size", 4, "--seq-len", 16, "--checkpoint-every", 4,
+            "--steps", 12, "--batch-size", 4, "--seq-len", 16, "--checkpoint-every", 4, "--contrastive-queue", queue,
             "--loss", "parallel=1", "--loss", "contrastive=0.5", "--precision", "no", "--quiet"]
     ref = _cli(*args, "--out", tmp_path / "ref")
     assert ref.wait(300) == 0, ref.stderr.read()

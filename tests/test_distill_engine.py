@@ -53,7 +53,7 @@ ALL_LOSSES = ["--loss", "logits=1", "--loss", "mlm=0.5", "--loss", "relations=1"
 def test_two_processes_on_the_cpu_match_one_process(tiny, tmp_path):
     """Real DDP (gloo, 2 processes, torchrun): same global batch, same loss curve within float tolerance."""
     args = [tiny["teacher"], tiny["init"], "--corpus", tiny["swa"], "--steps", 5, "--batch-size", 4, "--seq-len", 16,
-            "--dropout", 0, "--quiet", *ALL_LOSSES]
+            "--dropout", 0, "--precision", "no", "--quiet", *ALL_LOSSES]  # fp32 on every CPU: auto is bf16 on some
     one = _cli(*args, "--out", tmp_path / "one")
     assert one.wait(120) == 0, one.stderr.read()
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -65,7 +65,7 @@ def test_two_processes_on_the_cpu_match_one_process(tiny, tmp_path):
     assert len(h1) == len(h2) == 5
     for a, b in zip(h1, h2):
         for k in ("loss", "hidden", "attention", "relations", "cosine", "logits", "mlm"):
-            assert a[k] == pytest.approx(b[k], rel=1e-4, abs=1e-6), (k, a, b)
+            assert a[k] == pytest.approx(b[k], rel=1e-4, abs=2e-6), (k, a, b)  # history rounds to 1e-6: one unit apart
     w1, w2 = load_file(str(tmp_path / "one" / "model.safetensors")), load_file(str(tmp_path / "two" / "model.safetensors"))
     assert max((w1[k] - w2[k]).abs().max().item() for k in w1) < 1e-4
 

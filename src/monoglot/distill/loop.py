@@ -266,8 +266,11 @@ def distill(teacher_spec: str | Path | None, student_spec: str | Path, corpora: 
                     to.update(teacher_sentence_outputs(teacher, raw, sent, fixed))
             with timed("student forward + loss"):
                 so = model(ids, pos, sent)
-                return combined_loss(so, to if teacher is not None else None, raw,
-                                     batch.labels.to(acc.device) if masking and batch is not None else None, denominator)
+                out = combined_loss(so, to if teacher is not None else None, raw,
+                                    batch.labels.to(acc.device) if masking and batch is not None else None, denominator)
+            if raw.training and "emb_src" in to:  # this batch's targets become later batches' negatives
+                raw.push_negatives(to["emb_src"])
+            return out
 
     def val_loss() -> dict[str, float]:
         dm.eval()

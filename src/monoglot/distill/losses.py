@@ -120,18 +120,23 @@ def embedding_cosine(student: torch.Tensor, teacher: torch.Tensor, proj: torch.n
 
 
 def info_nce(student: torch.Tensor, teacher: torch.Tensor, temperature: float = 0.05,
-             proj: torch.nn.Module | None = None) -> torch.Tensor:
+             proj: torch.nn.Module | None = None, negatives: torch.Tensor | None = None) -> torch.Tensor:
     """In-batch contrastive loss: student sentence ``i`` must pick teacher sentence ``i`` among the
-    batch's teacher sentences, by cosine similarity / ``temperature`` (cross-entropy, nats).
+    batch's teacher sentences (and ``negatives``), by cosine similarity / ``temperature``
+    (cross-entropy, nats).
 
     Args:
         student: ``(B, H_s)`` student embeddings (e.g. of target-language sentences).
         teacher: ``(B, H)`` teacher embeddings of the matching sentences (e.g. their translations).
         temperature: softmax temperature (> 0).
         proj: as in :func:`embedding_mse`.
+        negatives: ``(K, H)`` further teacher embeddings that no student row matches (a memory bank
+            of earlier batches, as CRD, Tian et al. 2020, sec. 3.2), or None.
     """
     s = F.normalize((proj(student) if proj is not None else student).float(), dim=-1)
     t = F.normalize(teacher.float(), dim=-1)
+    if negatives is not None and len(negatives):
+        t = torch.cat([t, F.normalize(negatives.float(), dim=-1)])
     logits = s @ t.T / temperature
     return F.cross_entropy(logits, torch.arange(len(s), device=s.device))
 

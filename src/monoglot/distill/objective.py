@@ -126,7 +126,12 @@ def encoder_outputs(model, input_ids: torch.Tensor, positions: torch.Tensor | No
 class DistillModel(torch.nn.Module):
     """The student plus the learned hidden-state projection (``H_s -> H_t``) where sizes differ.
 
-    ``forward(input_ids, positions)`` returns the student's :func:`encoder_outputs`.
+    ``forward(input_ids, positions)`` returns the student's :func:`encoder_outputs`. With
+    ``s.contrastive_queue`` K > 0 it also holds the contrastive loss's memory bank: buffers
+    ``queue`` ``(K, H)`` (the teacher's source-sentence embeddings of earlier training batches, in
+    the space the teacher's targets are compared in) and ``queue_count`` (embeddings pushed so far).
+    Buffers travel in the state dict, so checkpoints keep the bank and a resume is exact (under DDP
+    they follow process 0, as Accelerate broadcasts buffers).
     """
 
     def __init__(self, student, maps: Maps, s: DistillSettings, teacher_hidden: int, basis: torch.Tensor | None):
@@ -140,6 +145,28 @@ class DistillModel(torch.nn.Module):
                 with torch.no_grad():
                     self.proj.weight.copy_(basis)
                     self.proj.bias.zero_()
+        if s.contrastive_queue and s.loss.contrastive > 0:
+            dim = hs if hs != teacher_hidden and s.hidden_projection == "pca" else teacher_hidden
+            self.register_buffer("queue", torch.zeros(s.contrastive_queue, dim))
+            self.register_buffer("queue_count", torch.zeros((), dtype=torch.long))
+
+    def negatives(self) -> torch.Tensor | None:
+        """``(k, H)`` the memory bank's filled rows while training (None in evaluation or without
+        a bank: the validation loss stays the in-batch one, comparable across settings)."""
+        if not self.training or not hasattr(self, "queue"):
+            return None
+        return self.queue[: int(self.queue_count.clamp(max=len(self.queue)))]
+
+    @torch.no_grad()
+    def push_negatives(self, teacher_emb: torch.Tensor) -> None:
+        """Add ``(B, H)`` teacher embeddings to the memory bank, oldest first out (a no-op without one)."""
+        if not hasattr(self, "queue"):
+            return
+        k, n = len(self.queue), int(self.queue_count)
+        emb = teacher_emb.detach().to(self.queue.dtype)[-k:]  # a batch larger than the bank keeps its last k
+        rows = (n + len(teacher_emb) - len(emb) + torch.arange(len(emb), device=emb.device)) % k
+        self.queue[rows] = emb
+        self.queue_count += len(teacher_emb)
 
     def hidden_indices(self) -> list[int]:
         if self.s.loss.hidden > 0:
@@ -212,9 +239,10 @@ def sentence_terms(so: dict, to: dict, dm: DistillModel) -> dict[str, torch.Tens
         terms["parallel"] = dist(so["emb_tgt"], to["emb_src"], proj) + dist(so["emb_src"], to["emb_src"], proj)
     if w.contrastive > 0:  # both languages must find the teacher's embedding of the source sentence
         t = s.contrastive_temperature
-        terms["contrastive"] = L.info_nce(so["emb_tgt"], to["emb_src"], t, proj)
+        neg = dm.negatives()
+        terms["contrastive"] = L.info_nce(so["emb_tgt"], to["emb_src"], t, proj, neg)
         if "emb_src" in so:  # symmetric, as eq. 1: without S(src) ~ T(src) the source side drifts apart
-            terms["contrastive"] = (terms["contrastive"] + L.info_nce(so["emb_src"], to["emb_src"], t, proj)) / 2
+            terms["contrastive"] = (terms["contrastive"] + L.info_nce(so["emb_src"], to["emb_src"], t, proj, neg)) / 2
     return terms
 
 
