@@ -18,7 +18,7 @@ Mixes (--mixes, names as below):
   no-adapt-contrastive  hidden + attention + embedding + cross-lingual + contrastive: no MLM head, no adapt stage
   NAME-pca         NAME with ``hidden_projection = "pca"``: the student's states are compared with the
                    teacher's projected on the shrink's fixed PCA basis, not through a learned map
-                   (recipes/swahili.toml is no-adapt-contrastive-pca-mono)
+                   (recipes/swahili.toml is no-adapt-contrastive-pca-mono+sentence_batch_size=64+group_by_length=true+contrastive_queue=2048)
   NAME-long        NAME on 512-token chunks, a quarter as many per step (the same tokens), with the
                    sentence batches unchanged: every position that the probes use (MTEB truncates at
                    512; MasakhaNEWS articles are longer) is trained
