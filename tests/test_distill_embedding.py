@@ -16,7 +16,8 @@ import pytest
 import torch
 
 from conftest import SWAHILI, data_root_or_skip, make_tiny
-from monoglot.distill import DistillSettings, LossWeights, distill, embedding_cosine, embedding_mse, info_nce, work_dir
+from monoglot.distill import (DistillSettings, LossWeights, distill, embedding_cosine, embedding_mse, info_nce, similarity_kl,
+                              work_dir)
 from monoglot.distill.data import monolingual_sentences
 from monoglot.distill.precision import resolve_precision
 from monoglot.errors import BadInput
@@ -67,6 +68,31 @@ def test_info_nce_with_a_memory_bank_hand_computed():
     assert info_nce(s, t, 0.5, negatives=bank[:0]).item() == pytest.approx(0.0, abs=1e-7)  # an empty bank: in-batch only
 
 
+def test_similarity_kl_hand_computed():
+    """SEED's loss: KL between the teacher's and the student's softmax similarities to the teacher rows."""
+    t = torch.tensor([[2.0, 0.0], [0.0, 3.0]])
+    assert similarity_kl(t, t, temperature=1.0).item() == pytest.approx(0.0, abs=1e-7)  # the student is the teacher
+    s = torch.tensor([[1.0, 0.0], [1.0, 0.0]])  # row 0 agrees; row 1 points at teacher row 0 instead of 1
+    # row 1: p_T = softmax([0, 1]), p_S = softmax([1, 0]); KL = (e - 1) / (e + 1) = tanh(1/2); the mean halves it
+    assert similarity_kl(s, t, temperature=1.0).item() == pytest.approx(math.tanh(0.5) / 2, rel=1e-6)
+    bank = torch.tensor([[-4.0, 0.0]])  # cosines: teacher row 1 -> [0, 1, 0], student row 1 -> [1, 0, -1]
+    q = [1 / (math.e + 2), math.e / (math.e + 2), 1 / (math.e + 2)]
+    z = math.e + 1 + 1 / math.e
+    p = [math.e / z, 1 / z, 1 / math.e / z]
+    want = sum(a * math.log(a / b) for a, b in zip(q, p)) / 2
+    assert similarity_kl(s, t, temperature=1.0, negatives=bank).item() == pytest.approx(want, rel=1e-6)
+
+
+def test_similarity_kl_keeps_neighbours_where_info_nce_pushes_them_apart():
+    """Two teacher sentences that are near (one topic): InfoNCE is lowest when the student puts
+    them far apart, the similarity loss when the student keeps them as near as the teacher does."""
+    t = torch.tensor([[1.0, 0.0], [0.8, 0.6]])  # cosine 0.8
+    twin = t.clone()
+    apart = torch.tensor([[1.0, -1.0], [0.6, 1.0]])  # each still nearest its own teacher row, the two further apart
+    assert info_nce(apart, t, 0.1).item() < info_nce(twin, t, 0.1).item()
+    assert similarity_kl(twin, t, 0.1).item() < similarity_kl(apart, t, 0.1).item()
+
+
 def test_the_memory_bank_is_a_ring_of_teacher_embeddings_used_only_in_training(tiny):
     from monoglot.distill.objective import DistillModel, Maps
     from monoglot.teachers.loader import load_saved_architecture
@@ -104,6 +130,26 @@ def test_contrastive_with_parallel_text_averages_both_languages():
     assert both == pytest.approx(expect, rel=1e-6)
     one = sentence_terms({"emb_tgt": so["emb_tgt"]}, to, dm)["contrastive"].item()  # no parallel text
     assert one == pytest.approx(info_nce(so["emb_tgt"], to["emb_src"], 0.1).item(), rel=1e-6)
+
+
+def test_similarity_with_parallel_text_averages_both_languages_and_uses_the_bank(tiny):
+    from types import SimpleNamespace
+
+    from monoglot.distill.objective import DistillModel, Maps, sentence_terms
+    from monoglot.teachers.loader import load_saved_architecture
+
+    g = torch.Generator().manual_seed(0)
+    so = {"emb_tgt": torch.randn(4, 3, generator=g), "emb_src": torch.randn(4, 3, generator=g)}
+    to = {"emb_src": torch.randn(4, 3, generator=g)}
+    bank = torch.randn(5, 3, generator=g)
+    s = DistillSettings(loss=LossWeights(hidden=0, attention=0, similarity=1), contrastive_temperature=0.1, contrastive_queue=5)
+    terms = sentence_terms(so, to, SimpleNamespace(s=s, proj=None, negatives=lambda: bank))
+    assert set(terms) == {"similarity"}
+    expect = (similarity_kl(so["emb_tgt"], to["emb_src"], 0.1, None, bank) + similarity_kl(so["emb_src"], to["emb_src"], 0.1, None, bank)) / 2
+    assert terms["similarity"].item() == pytest.approx(expect.item(), rel=1e-6)
+    student = load_saved_architecture(tiny["init"])  # the bank exists with the similarity loss alone
+    dm = DistillModel(student, Maps([], [], []), s, student.config.hidden_size, None).train()
+    assert dm.negatives().shape == (0, student.config.hidden_size)
 
 
 # ---- parallel text
@@ -215,12 +261,12 @@ def test_tiny_random_sentence_losses_fall(tiny, tmp_path, distance):
 
 
 def test_tiny_random_sentence_losses_alone_skip_the_token_chunks(tiny, tmp_path):
-    s = DistillSettings(steps=4, batch_size=4, seq_len=16, val_batches=1, precision="no",
-                        loss=LossWeights(hidden=0, attention=0, embedding=1, contrastive=1))
+    s = DistillSettings(steps=4, batch_size=4, seq_len=16, val_batches=1, precision="no", contrastive_queue=8,
+                        loss=LossWeights(hidden=0, attention=0, embedding=1, contrastive=1, similarity=1))
     out = distill(tiny["teacher"], tiny["init"], [tiny["swa"]], tmp_path / "s", s, progress=False)
     st = _stats(out)
     assert set(st["val_loss_after"]) == {"sentences"} and {r["lang"] for r in st["history"]} == {"sentences"}
-    assert set(st["history"][0]) >= {"embedding", "contrastive"} and "hidden" not in st["history"][0]
+    assert set(st["history"][0]) >= {"embedding", "contrastive", "similarity"} and "hidden" not in st["history"][0]
 
 
 def test_tiny_random_sentence_batch_size_is_independent_of_the_chunk_batch(tiny, tmp_path):

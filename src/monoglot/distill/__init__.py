@@ -12,7 +12,7 @@ from .settings import AdaptSettings, DistillSettings, LossWeights
 _LAZY = {
     "distill": "loop", "work_dir": "loop", "adapt_teacher": "adapt", "with_mlm_head": "mlm",
     **{n: "losses" for n in ("attention_kl", "attention_mse", "attention_probs", "embedding_cosine", "embedding_mse", "hidden_cosine", "info_nce", "hidden_mse",
-                             "logit_kl", "logit_mse", "mlm_loss", "relation_kl")},
+                             "logit_kl", "logit_mse", "mlm_loss", "relation_kl", "similarity_kl")},
 }
 
 __all__ = ["AdaptSettings", "DistillSettings", "LossWeights", *_LAZY]

@@ -18,6 +18,8 @@ Sources:
   ("Making Monolingual Sentence Embeddings Multilingual using Knowledge Distillation", sec. 2,
   eq. 1); its cosine variant; in-batch contrastive InfoNCE (van den Oord et al. 2018, sec. 2.3),
   as used for sentence embeddings by SimCSE (Gao et al. 2021, sec. 2) and e5 (Wang et al. 2022, sec. 4.1).
+- similarity-distribution KL over the teacher's embeddings of the batch and a memory bank: SEED
+  (Fang et al. 2021, "SEED: Self-supervised Distillation for Visual Representation", sec. 3.2).
 """
 
 from __future__ import annotations
@@ -139,6 +141,33 @@ def info_nce(student: torch.Tensor, teacher: torch.Tensor, temperature: float = 
         t = torch.cat([t, F.normalize(negatives.float(), dim=-1)])
     logits = s @ t.T / temperature
     return F.cross_entropy(logits, torch.arange(len(s), device=s.device))
+
+
+def similarity_kl(student: torch.Tensor, teacher: torch.Tensor, temperature: float = 0.05,
+                  proj: torch.nn.Module | None = None, negatives: torch.Tensor | None = None) -> torch.Tensor:
+    """SEED's similarity-distribution loss: KL(p_T || p_S), where p_T is the softmax of teacher
+    sentence ``i``'s cosine similarities / ``temperature`` to every candidate (the batch's teacher
+    embeddings and ``negatives``) and p_S that of student sentence ``i`` to the same candidates.
+
+    Unlike :func:`info_nce`, whose target is one-hot, the target keeps how near the teacher puts
+    sentence ``i`` to each other sentence (topic neighbours stay neighbours).
+
+    Args:
+        student: ``(B, H_s)`` student embeddings.
+        teacher: ``(B, H)`` the teacher's embeddings of the matching sentences (the anchors, also candidates).
+        temperature: softmax temperature (> 0) of both distributions.
+        proj: as in :func:`embedding_mse`.
+        negatives: ``(K, H)`` further teacher embeddings (a memory bank), or None.
+
+    Returns:
+        scalar, nats per sentence.
+    """
+    s = F.normalize((proj(student) if proj is not None else student).float(), dim=-1)
+    a = F.normalize(teacher.float(), dim=-1)
+    t = torch.cat([a, F.normalize(negatives.float(), dim=-1)]) if negatives is not None and len(negatives) else a
+    log_p_t = F.log_softmax(a @ t.T / temperature, -1)
+    log_p_s = F.log_softmax(s @ t.T / temperature, -1)
+    return (log_p_t.exp() * (log_p_t - log_p_s)).sum(-1).mean()
 
 
 def attention_kl(student: torch.Tensor, teacher: torch.Tensor, mask: torch.Tensor | None = None,

@@ -145,7 +145,7 @@ class DistillModel(torch.nn.Module):
                 with torch.no_grad():
                     self.proj.weight.copy_(basis)
                     self.proj.bias.zero_()
-        if s.contrastive_queue and s.loss.contrastive > 0:
+        if s.contrastive_queue and (s.loss.contrastive > 0 or s.loss.similarity > 0):
             dim = hs if hs != teacher_hidden and s.hidden_projection == "pca" else teacher_hidden
             self.register_buffer("queue", torch.zeros(s.contrastive_queue, dim))
             self.register_buffer("queue_count", torch.zeros((), dtype=torch.long))
@@ -185,7 +185,7 @@ class DistillModel(torch.nn.Module):
                                   [(j, None) for j in self.maps.attention], rel)
         if sentences is not None:
             out["emb_tgt"] = sentence_embeddings(self.student, sentences.tgt_ids, sentences.tgt_mask)
-            if sentences.src_ids is not None and (self.s.loss.parallel > 0 or self.s.loss.contrastive > 0):
+            if sentences.src_ids is not None and (self.s.loss.parallel > 0 or self.s.loss.contrastive > 0 or self.s.loss.similarity > 0):
                 out["emb_src"] = source_embeddings(self.student, sentences, out["emb_tgt"])
         return out
 
@@ -243,6 +243,11 @@ def sentence_terms(so: dict, to: dict, dm: DistillModel) -> dict[str, torch.Tens
         terms["contrastive"] = L.info_nce(so["emb_tgt"], to["emb_src"], t, proj, neg)
         if "emb_src" in so:  # symmetric, as eq. 1: without S(src) ~ T(src) the source side drifts apart
             terms["contrastive"] = (terms["contrastive"] + L.info_nce(so["emb_src"], to["emb_src"], t, proj, neg)) / 2
+    if w.similarity > 0:  # SEED: the teacher's similarity distribution over the batch and the bank, both languages as above
+        t, neg = s.contrastive_temperature, dm.negatives()
+        terms["similarity"] = L.similarity_kl(so["emb_tgt"], to["emb_src"], t, proj, neg)
+        if "emb_src" in so:
+            terms["similarity"] = (terms["similarity"] + L.similarity_kl(so["emb_src"], to["emb_src"], t, proj, neg)) / 2
     return terms
 
 
