@@ -51,6 +51,8 @@ from pathlib import Path
 
 import torch
 
+from monoglot.plots import retention_plot
+
 MIXES = {
     "today": ({"logits": 1, "hidden": 1, "attention": 1}, False),
     "embedding": ({"logits": 1, "hidden": 1, "attention": 1, "embedding": 1}, False),
@@ -120,35 +122,6 @@ def retention(student: dict, teacher: dict) -> dict[str, float]:
     """Per task: the student's primary metric / the teacher's (1.0 = kept everything)."""
     return {t: student[t]["metrics"][student[t]["metric"]] / max(1e-9, teacher[t]["metrics"][teacher[t]["metric"]])
             for t in teacher if t in student}
-
-
-def plot(results: list[dict], path: Path) -> None:
-    """Mean retention against training tokens (left) and against distillation seconds (right, the
-    cost on one machine: mixes differ in what a token costs), one line per mix."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5), sharey=True)
-    plain = matplotlib.ticker.FuncFormatter(lambda x, _: f"{x:g}")
-    for ax, key, scale, label in ((axes[0], "tokens", 1e6, "training tokens (millions, log scale)"),
-                                  (axes[1], "seconds", 60, "distillation time (minutes, log scale)")):
-        for i, mix in enumerate(dict.fromkeys(r["mix"] for r in results)):
-            rs = sorted((r for r in results if r["mix"] == mix), key=lambda r: r[key])
-            ax.plot([r[key] / scale for r in rs], [100 * r["mean_retention"] for r in rs], marker="os^D"[i // 10 % 4],
-                    color=plt.cm.tab10(i % 10), label=mix)
-        ax.axhline(95, color="grey", lw=0.8, ls="--")
-        ax.set_xscale("log")
-        ax.xaxis.set_major_formatter(plain)
-        ax.xaxis.set_minor_formatter(plain)
-        ax.set_xlabel(label)
-        ax.grid(alpha=0.3)
-    axes[0].set_ylabel("mean probe retention vs teacher (%)")
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, fontsize=7, loc="lower center", ncol=3)
-    fig.tight_layout(rect=(0, 0.05 + 0.035 * ((len(labels) + 2) // 3), 1, 1))
-    fig.savefig(path, dpi=120)
 
 
 def report(results: list[dict], teacher: dict, cpu: str, path: Path) -> None:
@@ -258,7 +231,7 @@ def main() -> None:
                                   "retention": ret, "mean_retention": sum(ret.values()) / len(ret)})
             res_file.write_text(json.dumps(state, indent=1))
             report(state["runs"], teacher, cpu_model(), out / "report.md")
-            plot(state["runs"], out / "retention.png")
+            retention_plot(state["runs"], out / "retention.png")
             print(f"{mix} {budget}M: mean retention {100 * state['runs'][-1]['mean_retention']:.1f}% ({seconds:.0f} s)", flush=True)
 
 

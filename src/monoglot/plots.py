@@ -1,4 +1,5 @@
-"""Pareto plots of a run: average task score against parameters and against CPU throughput."""
+"""Plots: a run's Pareto plots (average task score against parameters and against CPU throughput)
+and distillation curves (probe retention against training tokens and time)."""
 
 from __future__ import annotations
 
@@ -53,3 +54,38 @@ def pareto_plots(models: dict[str, dict[str, Any]], out_dir: str | Path) -> list
         plt.close(fig)
         written.append(path)
     return written
+
+
+def retention_plot(results: list[dict[str, Any]], path: str | Path) -> Path:
+    """Write mean probe retention against training tokens (left) and against distillation seconds
+    (right, the cost on one machine: mixes differ in what a token costs), one line per mix.
+
+    ``results[i]`` needs ``mix`` (the line's label), ``tokens``, ``seconds`` and ``mean_retention``
+    (a fraction of the teacher). Returns ``path``.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5), sharey=True)
+    plain = matplotlib.ticker.FuncFormatter(lambda x, _: f"{x:g}")
+    for ax, key, scale, label in ((axes[0], "tokens", 1e6, "training tokens (millions, log scale)"),
+                                  (axes[1], "seconds", 60, "distillation time (minutes, log scale)")):
+        for i, mix in enumerate(dict.fromkeys(r["mix"] for r in results)):
+            rs = sorted((r for r in results if r["mix"] == mix), key=lambda r: r[key])
+            ax.plot([r[key] / scale for r in rs], [100 * r["mean_retention"] for r in rs], marker="os^D"[i // 10 % 4],
+                    color=plt.cm.tab10(i % 10), label=mix)
+        ax.axhline(95, color="grey", lw=0.8, ls="--")
+        ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(plain)
+        ax.xaxis.set_minor_formatter(plain)
+        ax.set_xlabel(label)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("mean probe retention vs teacher (%)")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=7, loc="lower center", ncol=3)
+    fig.tight_layout(rect=(0, 0.05 + 0.035 * ((len(labels) + 2) // 3), 1, 1))
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return Path(path)

@@ -1,0 +1,64 @@
+"""Probe retention of finished recipe runs against their distillation tokens and time.
+
+Each RUN_DIR is a ``monoglot run`` output directory (its ``report.json``): the same recipe at
+different ``steps`` (a budget curve), or the same budget in two languages. Prints one row per run
+(steps, tokens, distillation seconds, the student's mean probe retention against the teacher, the
+CPU and precision it ran on) and draws ``retention.png`` (``--plot``), one line per label. Runs
+are grouped into lines by ``--label NAME=RUN_DIR,...`` or, by default, by the recipe's first
+language. Budgets and times come from each run's own distill stage, so compare times only between
+runs on the same, otherwise idle, CPU.
+
+Usage: python benchmarks/recipe_curve.py RUN_DIR [RUN_DIR ...] [--plot docs/recipe_curve.png]
+       [--label swahili=out/swahili,out/swahili-1200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from monoglot.plots import retention_plot
+
+
+def run_point(run_dir: Path) -> dict:
+    """One run's budget and result from ``run_dir/report.json``.
+
+    Raises:
+        SystemExit: the directory has no report, or its report has no distilled student.
+    """
+    f = run_dir / "report.json"
+    if not f.is_file():
+        raise SystemExit(f"error: {run_dir} has no report.json; give a finished `monoglot run` output directory")
+    r = json.loads(f.read_text())
+    st, d = r.get("models", {}).get("student"), r.get("distill")
+    if not st or not d or st.get("average_kept") is None:
+        raise SystemExit(f"error: {run_dir}/report.json has no evaluated student; finish the run's evaluate stage first")
+    return {"run": str(run_dir), "mix": (r["recipe"].get("languages") or ["?"])[0], "steps": d["steps_run"], "tokens": d["tokens"],
+            "seconds": d["seconds"], "mean_retention": st["average_kept"], "cpu": d.get("cpu", "?"), "precision": d.get("precision", "?")}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("runs", nargs="+", type=Path)
+    ap.add_argument("--plot", type=Path, default=None, help="write the retention plot here (PNG)")
+    ap.add_argument("--label", action="append", default=[], help="NAME=RUN_DIR,RUN_DIR: a line's label for these runs (repeatable)")
+    args = ap.parse_args()
+    labels = {}
+    for spec in args.label:
+        name, _, dirs = spec.partition("=")
+        if not dirs:
+            raise SystemExit(f"error: --label {spec!r} is not NAME=RUN_DIR,...")
+        labels.update({Path(d).resolve(): name for d in dirs.split(",")})
+    points = [run_point(d) for d in args.runs]
+    for p, d in zip(points, args.runs):
+        p["mix"] = labels.get(d.resolve(), p["mix"])
+    print("| line | run | steps | tokens | distill s | mean retention | CPU | precision |\n|---|---|---|---|---|---|---|---|")
+    for p in sorted(points, key=lambda p: (p["mix"], p["tokens"])):
+        print(f"| {p['mix']} | {p['run']} | {p['steps']} | {p['tokens'] / 1e6:.2f}M | {p['seconds']:.0f} | {100 * p['mean_retention']:.1f}% | {p['cpu']} | {p['precision']} |")
+    if args.plot:
+        print(f"wrote {retention_plot(points, args.plot)}")
+
+
+if __name__ == "__main__":
+    main()
