@@ -9,7 +9,7 @@ language. Budgets and times come from each run's own distill stage, so compare t
 runs on the same, otherwise idle, CPU.
 
 Usage: python benchmarks/recipe_curve.py RUN_DIR [RUN_DIR ...] [--plot docs/recipe_curve.png]
-       [--label swahili=out/swahili,out/swahili-1200]
+       [--no-time] [--label swahili=out/swahili,out/swahili-1200]
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("runs", nargs="+", type=Path)
     ap.add_argument("--plot", type=Path, default=None, help="write the retention plot here (PNG)")
+    ap.add_argument("--no-time", action="store_true", help="plot against tokens only (when some runs shared the CPU, their times mislead)")
     ap.add_argument("--label", action="append", default=[], help="NAME=RUN_DIR,RUN_DIR: a line's label for these runs (repeatable)")
     args = ap.parse_args()
     labels = {}
@@ -57,7 +58,7 @@ def main() -> None:
     for p in sorted(points, key=lambda p: (p["mix"], p["tokens"])):
         print(f"| {p['mix']} | {p['run']} | {p['steps']} | {p['tokens'] / 1e6:.2f}M | {p['seconds']:.0f} | {100 * p['mean_retention']:.1f}% | {p['cpu']} | {p['precision']} |")
     if args.plot:
-        print(f"wrote {retention_plot(points, args.plot)}")
+        print(f"wrote {retention_plot(points, args.plot, time=not args.no_time)}")
 
 
 if __name__ == "__main__":

@@ -132,3 +132,19 @@ def test_retention_plot_draws_one_line_per_mix_in_token_order(tmp_path, monkeypa
     assert list(lines["cy"].get_xdata()) == [2.09]
     assert [l.get_label() for l in time_ax.get_lines() if l.get_label() == "sw"] == ["sw"]
     assert tokens_ax.get_xscale() == "log"
+
+
+def test_retention_plot_without_time_has_only_the_tokens_panel(tmp_path, monkeypatch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from monoglot.plots import retention_plot
+
+    saved = {}
+    monkeypatch.setattr(plt.Figure, "savefig", lambda fig, path, **kw: saved.update(fig=fig))
+    monkeypatch.setattr(plt, "close", lambda fig: None)
+    retention_plot([{"mix": "sw", "tokens": 2.56e6, "mean_retention": 0.896}], tmp_path / "r.png", time=False)  # no seconds needed
+    (ax,) = saved["fig"].axes
+    assert "tokens" in ax.get_xlabel()

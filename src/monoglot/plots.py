@@ -56,22 +56,26 @@ def pareto_plots(models: dict[str, dict[str, Any]], out_dir: str | Path) -> list
     return written
 
 
-def retention_plot(results: list[dict[str, Any]], path: str | Path) -> Path:
-    """Write mean probe retention against training tokens (left) and against distillation seconds
-    (right, the cost on one machine: mixes differ in what a token costs), one line per mix.
+def retention_plot(results: list[dict[str, Any]], path: str | Path, time: bool = True) -> Path:
+    """Write mean probe retention against training tokens (left) and, with ``time``, against
+    distillation seconds (right, the cost on one machine: mixes differ in what a token costs), one
+    line per mix.
 
-    ``results[i]`` needs ``mix`` (the line's label), ``tokens``, ``seconds`` and ``mean_retention``
-    (a fraction of the teacher). Returns ``path``.
+    ``results[i]`` needs ``mix`` (the line's label), ``tokens``, ``mean_retention`` (a fraction of
+    the teacher) and, with ``time``, ``seconds``. Returns ``path``.
     """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5), sharey=True)
+    panels = [("tokens", 1e6, "training tokens (millions, log scale)")]
+    if time:
+        panels.append(("seconds", 60, "distillation time (minutes, log scale)"))
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.5), sharey=True, squeeze=False)
+    axes = axes[0]
     plain = matplotlib.ticker.FuncFormatter(lambda x, _: f"{x:g}")
-    for ax, key, scale, label in ((axes[0], "tokens", 1e6, "training tokens (millions, log scale)"),
-                                  (axes[1], "seconds", 60, "distillation time (minutes, log scale)")):
+    for ax, (key, scale, label) in zip(axes, panels):
         for i, mix in enumerate(dict.fromkeys(r["mix"] for r in results)):
             rs = sorted((r for r in results if r["mix"] == mix), key=lambda r: r[key])
             ax.plot([r[key] / scale for r in rs], [100 * r["mean_retention"] for r in rs], marker="os^D"[i // 10 % 4],
