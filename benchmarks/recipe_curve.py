@@ -3,7 +3,7 @@
 Each RUN_DIR is a ``monoglot run`` output directory (its ``report.json``): the same recipe at
 different ``steps`` (a budget curve), or the same budget in two languages. Prints one row per run
 (steps, tokens, distillation seconds, the student's mean probe retention against the teacher, the
-CPU and precision it ran on) and draws ``retention.png`` (``--plot``), one line per label. Runs
+CPU and precision it ran on) and, with ``--plot FILE``, draws the retention plot, one line per label. Runs
 are grouped into lines by ``--label NAME=RUN_DIR,...`` or, by default, by the recipe's first
 language. Budgets and times come from each run's own distill stage, so compare times only between
 runs on the same, otherwise idle, CPU.

@@ -22,8 +22,8 @@ class LossWeights(BaseModel):
     mlm: float = Field(0.0, ge=0, description="the student's own MLM loss (needs an MLM head; one is added if missing)")
     embedding: float = Field(0.0, ge=0, description="sentence embedding: the student's mean-pooled embedding of a target sentence against the teacher's (Reimers & Gurevych 2020), with the teacher's prompt; distance: embedding_loss")
     parallel: float = Field(0.0, ge=0, description="cross-lingual sentence embedding on parallel text: student(target) ~ teacher(source) and student(source) ~ teacher(source) (Reimers & Gurevych 2020, eq. 1); needs parallel text")
-    similarity: float = Field(0.0, ge=0, description="SEED (Fang et al. 2021): KL between the teacher's and the student's softmax similarities (contrastive_temperature) of each sentence to the batch's teacher embeddings and the memory bank (contrastive_queue); a soft target that keeps the teacher's neighbourhoods, where contrastive's is one-hot; sentence pairs as contrastive")
     contrastive: float = Field(0.0, ge=0, description="in-batch InfoNCE: student(target sentence) must find teacher(its source sentence, or itself without parallel text) among the batch's; with parallel text student(source sentence) too, and the two are averaged")
+    similarity: float = Field(0.0, ge=0, description="SEED (Fang et al. 2021): KL between the teacher's and the student's softmax similarities (contrastive_temperature) of each sentence to the batch's teacher embeddings and the memory bank (contrastive_queue); a soft target that keeps the teacher's neighbourhoods, where contrastive's is one-hot; sentence pairs as contrastive")
 
     TOKEN_LEVEL: ClassVar[tuple[str, ...]] = ("logits", "hidden", "attention", "relations", "cosine", "mlm")
     SENTENCE_LEVEL: ClassVar[tuple[str, ...]] = ("embedding", "parallel", "contrastive", "similarity")
