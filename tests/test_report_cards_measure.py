@@ -111,22 +111,28 @@ def test_report_ratios_baselines_and_tables_tiny_random(tmp_path):
     assert (student / "README.md").is_file() is False  # cards only for directories under the run folder
 
 
-def test_retention_plot_draws_one_line_per_mix_in_token_order(tmp_path, monkeypatch):
+@pytest.fixture
+def saved_figure(monkeypatch) -> dict:
+    """The figure a plot function saves (``["fig"]``), kept open instead of written."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from monoglot.plots import retention_plot
-
     saved = {}
     monkeypatch.setattr(plt.Figure, "savefig", lambda fig, path, **kw: saved.update(fig=fig, path=path))
     monkeypatch.setattr(plt, "close", lambda fig: None)
+    return saved
+
+
+def test_retention_plot_draws_one_line_per_mix_in_token_order(tmp_path, saved_figure):
+    from monoglot.plots import retention_plot
+
     runs = [{"mix": "sw", "tokens": 3.67e6, "seconds": 1291, "mean_retention": 0.895},
             {"mix": "cy", "tokens": 2.09e6, "seconds": 709, "mean_retention": 0.870},
             {"mix": "sw", "tokens": 2.56e6, "seconds": 938, "mean_retention": 0.884}]
     assert retention_plot(runs, tmp_path / "r.png") == tmp_path / "r.png"
-    tokens_ax, time_ax = saved["fig"].axes
+    tokens_ax, time_ax = saved_figure["fig"].axes
     lines = {l.get_label(): l for l in tokens_ax.get_lines() if l.get_label() in ("sw", "cy")}
     assert list(lines["sw"].get_xdata()) == [2.56, 3.67] and list(lines["sw"].get_ydata()) == pytest.approx([88.4, 89.5])
     assert list(lines["cy"].get_xdata()) == [2.09]
@@ -134,17 +140,9 @@ def test_retention_plot_draws_one_line_per_mix_in_token_order(tmp_path, monkeypa
     assert tokens_ax.get_xscale() == "log"
 
 
-def test_retention_plot_without_time_has_only_the_tokens_panel(tmp_path, monkeypatch):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def test_retention_plot_without_time_has_only_the_tokens_panel(tmp_path, saved_figure):
     from monoglot.plots import retention_plot
 
-    saved = {}
-    monkeypatch.setattr(plt.Figure, "savefig", lambda fig, path, **kw: saved.update(fig=fig))
-    monkeypatch.setattr(plt, "close", lambda fig: None)
     retention_plot([{"mix": "sw", "tokens": 2.56e6, "mean_retention": 0.896}], tmp_path / "r.png", time=False)  # no seconds needed
-    (ax,) = saved["fig"].axes
+    (ax,) = saved_figure["fig"].axes
     assert "tokens" in ax.get_xlabel()

@@ -121,6 +121,16 @@ def embedding_cosine(student: torch.Tensor, teacher: torch.Tensor, proj: torch.n
     return (1 - F.cosine_similarity(s.float(), teacher.float(), dim=-1)).mean()
 
 
+def _unit_candidates(student: torch.Tensor, teacher: torch.Tensor, proj: torch.nn.Module | None,
+                     negatives: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """L2-normalised fp32 ``(B, H)`` student rows (through ``proj``), ``(B, H)`` teacher rows, and
+    ``(B + K, H)`` candidates: the teacher rows followed by the ``(K, H)`` ``negatives`` (if any)."""
+    s = F.normalize((proj(student) if proj is not None else student).float(), dim=-1)
+    a = F.normalize(teacher.float(), dim=-1)
+    t = torch.cat([a, F.normalize(negatives.float(), dim=-1)]) if negatives is not None and len(negatives) else a
+    return s, a, t
+
+
 def info_nce(student: torch.Tensor, teacher: torch.Tensor, temperature: float = 0.05,
              proj: torch.nn.Module | None = None, negatives: torch.Tensor | None = None) -> torch.Tensor:
     """In-batch contrastive loss: student sentence ``i`` must pick teacher sentence ``i`` among the
@@ -135,10 +145,7 @@ def info_nce(student: torch.Tensor, teacher: torch.Tensor, temperature: float = 
         negatives: ``(K, H)`` further teacher embeddings that no student row matches (a memory bank
             of earlier batches, as CRD, Tian et al. 2020, sec. 3.2), or None.
     """
-    s = F.normalize((proj(student) if proj is not None else student).float(), dim=-1)
-    t = F.normalize(teacher.float(), dim=-1)
-    if negatives is not None and len(negatives):
-        t = torch.cat([t, F.normalize(negatives.float(), dim=-1)])
+    s, _, t = _unit_candidates(student, teacher, proj, negatives)
     logits = s @ t.T / temperature
     return F.cross_entropy(logits, torch.arange(len(s), device=s.device))
 
@@ -162,9 +169,7 @@ def similarity_kl(student: torch.Tensor, teacher: torch.Tensor, temperature: flo
     Returns:
         scalar, nats per sentence.
     """
-    s = F.normalize((proj(student) if proj is not None else student).float(), dim=-1)
-    a = F.normalize(teacher.float(), dim=-1)
-    t = torch.cat([a, F.normalize(negatives.float(), dim=-1)]) if negatives is not None and len(negatives) else a
+    s, a, t = _unit_candidates(student, teacher, proj, negatives)
     log_p_t = F.log_softmax(a @ t.T / temperature, -1)
     log_p_s = F.log_softmax(s @ t.T / temperature, -1)
     return (log_p_t.exp() * (log_p_t - log_p_s)).sum(-1).mean()

@@ -237,17 +237,19 @@ def sentence_terms(so: dict, to: dict, dm: DistillModel) -> dict[str, torch.Tens
         terms["embedding"] = dist(so["emb_tgt"], to["emb_tgt"], proj)
     if w.parallel > 0:  # eq. 1: ||S(t) - T(s)||^2 + ||S(s) - T(s)||^2, each a mean over the batch
         terms["parallel"] = dist(so["emb_tgt"], to["emb_src"], proj) + dist(so["emb_src"], to["emb_src"], proj)
-    if w.contrastive > 0:  # both languages must find the teacher's embedding of the source sentence
-        t = s.contrastive_temperature
-        neg = dm.negatives()
-        terms["contrastive"] = L.info_nce(so["emb_tgt"], to["emb_src"], t, proj, neg)
-        if "emb_src" in so:  # symmetric, as eq. 1: without S(src) ~ T(src) the source side drifts apart
-            terms["contrastive"] = (terms["contrastive"] + L.info_nce(so["emb_src"], to["emb_src"], t, proj, neg)) / 2
-    if w.similarity > 0:  # SEED: the teacher's similarity distribution over the batch and the bank, both languages as above
+    if w.contrastive > 0 or w.similarity > 0:
         t, neg = s.contrastive_temperature, dm.negatives()
-        terms["similarity"] = L.similarity_kl(so["emb_tgt"], to["emb_src"], t, proj, neg)
-        if "emb_src" in so:
-            terms["similarity"] = (terms["similarity"] + L.similarity_kl(so["emb_src"], to["emb_src"], t, proj, neg)) / 2
+
+        def both_languages(loss) -> torch.Tensor:
+            """S(tgt) against T(src), averaged with S(src) against T(src) where there is a source side:
+            symmetric, as eq. 1; without it the source side drifts apart."""
+            value = loss(so["emb_tgt"], to["emb_src"], t, proj, neg)
+            return (value + loss(so["emb_src"], to["emb_src"], t, proj, neg)) / 2 if "emb_src" in so else value
+
+        if w.contrastive > 0:  # both languages must find the teacher's embedding of the source sentence
+            terms["contrastive"] = both_languages(L.info_nce)
+        if w.similarity > 0:  # SEED: the teacher's similarity distribution over the batch and the bank
+            terms["similarity"] = both_languages(L.similarity_kl)
     return terms
 
 
