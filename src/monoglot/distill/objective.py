@@ -145,7 +145,7 @@ class DistillModel(torch.nn.Module):
                 with torch.no_grad():
                     self.proj.weight.copy_(basis)
                     self.proj.bias.zero_()
-        if s.contrastive_queue and (s.loss.contrastive > 0 or s.loss.similarity > 0):
+        if s.contrastive_queue and s.loss.batch_relative():
             dim = hs if hs != teacher_hidden and s.hidden_projection == "pca" else teacher_hidden
             self.register_buffer("queue", torch.zeros(s.contrastive_queue, dim))
             self.register_buffer("queue_count", torch.zeros((), dtype=torch.long))
@@ -185,7 +185,7 @@ class DistillModel(torch.nn.Module):
                                   [(j, None) for j in self.maps.attention], rel)
         if sentences is not None:
             out["emb_tgt"] = sentence_embeddings(self.student, sentences.tgt_ids, sentences.tgt_mask)
-            if sentences.src_ids is not None and (self.s.loss.parallel > 0 or self.s.loss.contrastive > 0 or self.s.loss.similarity > 0):
+            if sentences.src_ids is not None and (self.s.loss.parallel > 0 or self.s.loss.batch_relative()):
                 out["emb_src"] = source_embeddings(self.student, sentences, out["emb_tgt"])
         return out
 
@@ -237,7 +237,7 @@ def sentence_terms(so: dict, to: dict, dm: DistillModel) -> dict[str, torch.Tens
         terms["embedding"] = dist(so["emb_tgt"], to["emb_tgt"], proj)
     if w.parallel > 0:  # eq. 1: ||S(t) - T(s)||^2 + ||S(s) - T(s)||^2, each a mean over the batch
         terms["parallel"] = dist(so["emb_tgt"], to["emb_src"], proj) + dist(so["emb_src"], to["emb_src"], proj)
-    if w.contrastive > 0 or w.similarity > 0:
+    if w.batch_relative():
         t, neg = s.contrastive_temperature, dm.negatives()
 
         def both_languages(loss) -> torch.Tensor:

@@ -39,6 +39,11 @@ class LossWeights(BaseModel):
         """Whether any loss needs sentence batches (with the teacher's prompt)."""
         return any(getattr(self, k) > 0 for k in self.SENTENCE_LEVEL)
 
+    def batch_relative(self) -> bool:
+        """Whether any loss compares each sentence with the batch's other sentences (and the memory
+        bank): ``contrastive`` or ``similarity``."""
+        return self.contrastive > 0 or self.similarity > 0
+
 
 class DistillSettings(BaseModel):
     """Settings of general distillation (units: optimizer steps, sequences, tokens)."""
