@@ -18,7 +18,7 @@ import torch
 from conftest import SWAHILI, data_root_or_skip, make_tiny
 from monoglot.distill import (DistillSettings, LossWeights, distill, embedding_cosine, embedding_mse, info_nce, similarity_kl,
                               work_dir)
-from monoglot.distill.data import monolingual_sentences
+from monoglot.distill.data import monolingual_sentences, passages, target_texts
 from monoglot.distill.precision import resolve_precision
 from monoglot.errors import BadInput
 from monoglot.parallel import ParallelStats, gale_church, read_parallel
@@ -210,6 +210,33 @@ def test_monolingual_sentences_take_source_sentences_in_the_source_ratio(tmp_pat
     assert "English sentence number 0 here." not in [g for _, g in kept] and len(kept) == 16
 
 
+def test_passages_join_consecutive_segments_to_at_least_the_word_count():
+    segs = ["one two three.", "four five.", "six.", "seven eight nine ten.", "eleven."]
+    assert list(passages(segs, 5)) == ["one two three. four five.", "six. seven eight nine ten.", "eleven."]
+    assert list(passages(segs, 1)) == segs
+    assert list(passages([], 5)) == []
+    with pytest.raises(BadInput, match="passage_words must be at least 1"):
+        list(passages(segs, 0))
+
+
+def test_a_passage_share_of_the_target_texts_are_passages_after_the_sentences(tmp_path):
+    tgt, src = tmp_path / "cym.txt", tmp_path / "eng.txt"
+    tgt.write_text(" ".join(f"Brawddeg rhif {i} yma." for i in range(40)) + "\n")  # one document, 40 sentences of 4 words
+    src.write_text("\n".join(f"English sentence number {i} here." for i in range(50)) + "\n")
+    texts = target_texts([tgt], "text", None, 8, passage_share=0.25, passage_words=8)
+    assert texts[:6] == [f"Brawddeg rhif {i} yma." for i in range(6)]  # 8 - round(8 x 0.25) sentences first
+    assert texts[6:] == ["Brawddeg rhif 6 yma. Brawddeg rhif 7 yma.", "Brawddeg rhif 8 yma. Brawddeg rhif 9 yma."]
+    assert target_texts([tgt], "text", None, 8) == [f"Brawddeg rhif {i} yma." for i in range(8)]
+    # the pairs without parallel text: the passages among the target texts, the source sentences as before
+    pairs = monolingual_sentences([tgt], [src], 8, 0.25, "text", None, passage_share=0.5, passage_words=12)
+    assert [g for _, g in pairs[4:8]] == [" ".join(f"Brawddeg rhif {i} yma." for i in range(j, j + 3)) for j in (4, 7, 10, 13)]
+    assert len(pairs) == 8 + 3 and pairs[8][1] == "English sentence number 0 here."
+    # decontamination drops the evaluation sentence before passages are joined
+    texts = target_texts([tgt], "text", ["Brawddeg rhif 1 yma."], 4, passage_share=0.5, passage_words=8)
+    assert texts == ["Brawddeg rhif 0 yma.", "Brawddeg rhif 2 yma.", "Brawddeg rhif 3 yma. Brawddeg rhif 4 yma.",
+                     "Brawddeg rhif 5 yma. Brawddeg rhif 6 yma."]
+
+
 @pytest.mark.slow
 def test_the_real_bibles_align_verse_by_verse():
     """eng/bible_web.txt (one verse per line, no references, with a preface, the deuterocanon between
@@ -289,6 +316,17 @@ def test_tiny_random_monolingual_share_adds_corpus_sentences_paired_with_themsel
     st = _stats(distill(tiny["teacher"], tiny["init"], [tiny["eng"]], tmp_path / "s", s, parallel=(tiny["eng"], tiny["swa"]),
                         progress=False))
     assert st["parallel_text"]["kept"] == 48 and st["sentences"] == {"pairs": 64, "monolingual": 16}  # 48 x 0.25 / 0.75
+
+
+def test_tiny_random_passages_give_the_sentence_losses_longer_texts(tiny, tmp_path):
+    def tokens(share: float, name: str) -> int:
+        s = DistillSettings(steps=3, batch_size=4, seq_len=64, val_batches=1, precision="no", val_every=0, sentences=16,
+                            passage_share=share, passage_words=12, loss=LossWeights(hidden=0, attention=0, embedding=1, contrastive=1))
+        st = _stats(distill(tiny["teacher"], tiny["init"], [tiny["swa"]], tmp_path / name, s, progress=False))
+        assert st["sentences"]["monolingual"] == 16
+        return st["tokens"]
+
+    assert tokens(0.5, "passages") > 1.5 * tokens(0.0, "sentences")  # half the texts are passages of 12+ words
 
 
 def test_tiny_random_a_source_that_is_its_target_reuses_the_target_embedding(tiny):

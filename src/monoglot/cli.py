@@ -160,6 +160,8 @@ def distill(teacher: str = typer.Argument(..., help="Teacher model directory (us
             loss: List[str] = typer.Option([], "--loss", help="NAME=WEIGHT for logits, hidden, attention, relations, cosine, mlm, embedding, parallel, contrastive, similarity; repeatable; unnamed losses keep their defaults (hidden=1, attention=1)."),
             parallel: Optional[str] = typer.Option(None, "--parallel", help="SOURCE_FILE,TARGET_FILE: parallel text for the parallel (cross-lingual embedding) and contrastive losses: two line-aligned files, or verse-aligned Bibles (e.g. eng/bible_web.txt,swa/bible_suv.tsv)."),
             monolingual_share: float = _opt(DistillSettings, "monolingual_share", help="With --parallel: share of the sentence pairs that are --corpus segments paired with themselves (the corpus's domain)."),
+            passage_share: float = _opt(DistillSettings, "passage_share", help="Share of the --corpus texts of the sentence losses that are passages of consecutive segments (longer text)."),
+            passage_words: int = _opt(DistillSettings, "passage_words", help="Words per passage at least (with --passage-share)."),
             embedding_loss: str = _opt(DistillSettings, "embedding_loss", help="Distance of the embedding and parallel losses: mse or cosine."),
             contrastive_temperature: float = _opt(DistillSettings, "contrastive_temperature", help="Temperature of the contrastive and similarity losses."),
             contrastive_queue: int = _opt(DistillSettings, "contrastive_queue", help="Teacher embeddings of earlier batches kept as extra negatives of the contrastive and similarity losses (0: in-batch only)."),
@@ -202,6 +204,7 @@ def distill(teacher: str = typer.Argument(..., help="Teacher model directory (us
             raise BadInput(f"--parallel {parallel!r}: give two files, source first, separated by a comma, e.g. --parallel eng.txt,swa.txt")
     s = DistillSettings(steps=steps, batch_size=batch_size, grad_accum=grad_accum, seq_len=seq_len, lr=lr, seed=seed,
                         sentence_batch_size=sentence_batch_size, group_by_length=group_by_length, monolingual_share=monolingual_share,
+                        passage_share=passage_share, passage_words=passage_words,
                         loss=LossWeights(**_parse_weights(loss)), logit_loss=logit_loss, temperature=temperature,
                         embedding_loss=embedding_loss, contrastive_temperature=contrastive_temperature, contrastive_queue=contrastive_queue,
                         layer_map=lmap, hidden_projection=hidden_projection, attention_layers=attention_layers,

@@ -35,11 +35,50 @@ def token_chunks(tokenizer, corpora: Sequence[str | Path], seq_len: int, text_co
     return iter_token_chunks(tokenizer, corpus_segments(corpora, text_column, eval_texts, stats), seq_len=seq_len)
 
 
+def passages(segments: Iterable[str], words: int) -> Iterator[str]:
+    """Consecutive ``segments`` joined with spaces into passages of at least ``words`` words
+    (the last one may be shorter), lazily.
+
+    A passage gives the sentence losses the teacher's embedding of a longer text: MTEB embeds
+    MasakhaNEWS articles of up to 512 tokens, and the sentence losses otherwise see sentences of
+    about 30 tokens.
+
+    Raises:
+        BadInput: if ``words`` < 1.
+    """
+    if words < 1:
+        raise BadInput(f"passage_words must be at least 1, got {words}; pass a positive number of words")
+    buf: list[str] = []
+    n = 0
+    for seg in segments:
+        buf.append(seg)
+        n += len(seg.split())
+        if n >= words:
+            yield " ".join(buf)
+            buf, n = [], 0
+    if buf:
+        yield " ".join(buf)
+
+
+def target_texts(corpora: Sequence[str | Path], text_column: str, eval_texts: list[str] | None, count: int,
+                 passage_share: float = 0.0, passage_words: int = 64) -> list[str]:
+    """At most ``count`` decontaminated texts of the target ``corpora`` for the sentence losses:
+    ``round(count * passage_share)`` of them :func:`passages` of ``passage_words`` words, the rest
+    segments (sentences). Segments come first and passages are joined from the segments after
+    them, so no text is in both. Fewer when the corpora run out."""
+    segs = corpus_segments(corpora, text_column, eval_texts)
+    n_passages = round(count * passage_share)
+    texts = list(itertools.islice(segs, count - n_passages))
+    return texts + list(itertools.islice(passages(segs, passage_words), n_passages))
+
+
 def monolingual_sentences(corpora: Sequence[str | Path], source_corpora: Sequence[str | Path] | None, count: int,
-                          source_ratio: float, text_column: str, eval_texts: list[str] | None) -> list[tuple[None, str]]:
+                          source_ratio: float, text_column: str, eval_texts: list[str] | None,
+                          passage_share: float = 0.0, passage_words: int = 64) -> list[tuple[None, str]]:
     """The sentences of the sentence losses without parallel text, as ``(None, sentence)`` pairs.
 
-    At most ``count`` decontaminated segments of ``corpora`` (the target language) and, with
+    At most ``count`` decontaminated texts of ``corpora`` (the target language; a
+    ``passage_share`` of them passages, see :func:`target_texts`) and, with
     ``source_corpora``, about ``count * source_ratio / (1 - source_ratio)`` of the source corpora
     (one sentence in four at ratio 0.25, as the token chunks). The source sentences keep the
     student's source-language embeddings near the teacher's, the other side of the teacher's
@@ -50,7 +89,7 @@ def monolingual_sentences(corpora: Sequence[str | Path], source_corpora: Sequenc
     def read(cs: Sequence[str | Path], n: int) -> list[str]:
         return list(itertools.islice(corpus_segments(cs, text_column, eval_texts), n))
 
-    target = read(corpora, count)
+    target = target_texts(corpora, text_column, eval_texts, count, passage_share, passage_words)
     source = read(source_corpora, round(len(target) * source_ratio / (1 - source_ratio))) if source_corpora and 0 < source_ratio < 1 else []
     return [(None, g) for g in target + source]
 

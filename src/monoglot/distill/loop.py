@@ -14,7 +14,6 @@ only loss is the student's own MLM loss.
 from __future__ import annotations
 
 import contextlib
-import itertools
 import random
 import shutil
 import time
@@ -31,8 +30,8 @@ from ..teachers import load_tokenizer, resolve_model
 from ..teachers.loader import check_seq_len, load_saved_architecture
 from ..training import Keeper, Phases, TrainState, Validation, train
 from . import checkpoint as ck
-from .data import (Mixer, SentenceStream, Stream, corpus_segments, mask_tokens, monolingual_sentences, shard,
-                   token_chunks, validation_slice)
+from .data import (Mixer, SentenceStream, Stream, mask_tokens, monolingual_sentences, shard, target_texts, token_chunks,
+                   validation_slice)
 from .mlm import freeze_all_but_head, with_mlm_head
 from .objective import (DistillModel, Maps, build_maps, check_model, combined_loss, load_basis, mlm_head, teacher_outputs,
                         teacher_sentence_outputs)
@@ -175,10 +174,11 @@ def distill(teacher_spec: str | Path | None, student_spec: str | Path, corpora: 
             mono = []
             if s.monolingual_share > 0:  # a sentence is its own translation: S(t) ~ T(t) in every sentence loss
                 n = min(s.sentences, round(len(pairs) * s.monolingual_share / (1 - s.monolingual_share)))
-                mono = [(g, g) for g in itertools.islice(corpus_segments(corpora, s.text_column, eval_list), n)]
+                mono = [(g, g) for g in target_texts(corpora, s.text_column, eval_list, n, s.passage_share, s.passage_words)]
             pairs += mono
         else:
-            pairs = mono = monolingual_sentences(corpora, source_corpora, s.sentences, s.source_ratio, s.text_column, eval_list)
+            pairs = mono = monolingual_sentences(corpora, source_corpora, s.sentences, s.source_ratio, s.text_column, eval_list,
+                                                 s.passage_share, s.passage_words)
         sentence_counts = {"pairs": len(pairs), "monolingual": len(mono)}
         prompt = model_prompts(t_path).get("query", "")
         sentences = SentenceStream(tok, pairs, sentence_batch, s.val_batches * sentence_batch, s.seq_len, prompt, s.seed,
