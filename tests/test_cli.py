@@ -76,6 +76,20 @@ def test_recipe_unknown_key_and_wrong_type(tmp_path):
         load_recipe(tmp_path / "none.toml")
 
 
+def test_recipe_overrides(tmp_path):
+    recipe = ROOT / "recipes" / "swahili.toml"
+    r = load_recipe(recipe, ["distill.steps=2400", "name=swahili-2400", "distill.loss.embedding=2.5",
+                             'evaluate.tasks=["sib200:swh_Latn"]', "distill.lr = 5e-4"])
+    base = load_recipe(recipe)
+    assert (r.distill.steps, r.name, r.distill.lr, r.evaluate.tasks) == (2400, "swahili-2400", 5e-4, ["sib200:swh_Latn"])
+    assert r.distill.loss == base.distill.loss.model_copy(update={"embedding": 2.5})   # the other weights stay
+    assert r.shrink == base.shrink and r.data == base.data
+    assert_bad(cli("run", recipe, "--set", "distill.stepz=3"), "unknown key 'distill.stepz'")
+    assert_bad(cli("run", recipe, "--set", "distill.steps"), "expected KEY=VALUE")
+    assert_bad(cli("run", recipe, "--set", "name.x=1"), "'name' is a value, not a table")
+    assert_bad(cli("run", recipe, "--set", "distill.steps=many"), "distill.steps")
+
+
 def test_evaluate_unknown_task(tmp_path, tiny_bert):
     assert_bad(cli("evaluate", tiny_bert, "--task", "nosuchtask:xx", "--out", tmp_path / "e"), "nosuchtask")
 

@@ -305,12 +305,13 @@ def _print_results(results: dict[str, dict[str, dict]]) -> None:
 def run(recipe: Path = typer.Argument(..., help="Recipe TOML, e.g. recipes/swahili.toml."),
         out: Optional[Path] = typer.Option(None, "--out", help="Output root (default: the recipe's 'out'); the run goes to OUT/<name>/."),
         data: Optional[Path] = typer.Option(None, help="Data root (default $MONOGLOT_DATA or ../shared/data)."),
+        set_: List[str] = typer.Option([], "--set", help="Override a recipe key: KEY=VALUE, a dotted key and a TOML value; repeatable, e.g. --set distill.steps=2400 --set name=swahili-2400 (a new name keeps the old run)."),
         quiet: bool = NoProgress) -> None:
     """Run the whole pipeline of a recipe; finished stages with the same settings are skipped."""
     from .pipeline import run_recipe
     from .recipe import load_recipe
 
-    run_dir = run_recipe(load_recipe(recipe), out, data, progress=not quiet)
+    run_dir = run_recipe(load_recipe(recipe, set_), out, data, progress=not quiet)
     typer.echo((run_dir / "report.md").read_text())
 
 

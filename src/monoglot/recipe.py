@@ -7,8 +7,8 @@ offending key.
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -152,11 +152,43 @@ class Recipe(_Strict):
     measure: MeasureSection = Field(default_factory=MeasureSection)
 
 
-def load_recipe(path: str | Path) -> Recipe:
-    """Read and validate a recipe TOML file.
+def apply_overrides(raw: dict, overrides: Sequence[str]) -> dict:
+    """Set recipe keys from ``KEY=VALUE`` strings, in order, in the raw (not yet validated) recipe.
+
+    KEY is dotted (``distill.steps``, ``distill.loss.embedding``, ``name``); missing tables are
+    created. VALUE is a TOML value (``2400``, ``1e-3``, ``true``, ``["a", "b"]``, ``"text"``); a
+    bare word that is not TOML is taken as a string (``name=swahili-2400``). The result is
+    validated like the file, so an unknown key or a wrong type is reported the same way.
 
     Raises:
-        BadInput: missing file, invalid TOML, an unknown key or a wrong type (names the key).
+        BadInput: an item without ``=`` or with an empty key, or a KEY that goes through a value
+            that is not a table.
+    """
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        parts = key.strip().split(".")
+        if not sep or not all(parts):
+            raise BadInput(f"--set {item!r}: expected KEY=VALUE with a dotted key, e.g. distill.steps=1200")
+        try:
+            parsed = tomllib.loads(f"v = {value.strip()}")["v"]
+        except tomllib.TOMLDecodeError:
+            parsed = value.strip()
+        node = raw
+        for i, part in enumerate(parts[:-1]):
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise BadInput(f"--set {item!r}: '{'.'.join(parts[:i + 1])}' is a value, not a table; check the key")
+        node[parts[-1]] = parsed
+    return raw
+
+
+def load_recipe(path: str | Path, overrides: Sequence[str] = ()) -> Recipe:
+    """Read and validate a recipe TOML file, with ``overrides`` (``KEY=VALUE``, see
+    :func:`apply_overrides`) applied before validation.
+
+    Raises:
+        BadInput: missing file, invalid TOML, a malformed override, an unknown key or a wrong type
+            (names the key).
     """
     path = Path(path)
     if not path.is_file():
@@ -165,6 +197,7 @@ def load_recipe(path: str | Path) -> Recipe:
         raw = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as e:
         raise BadInput(f"recipe {path} is not valid TOML: {e}") from e
+    raw = apply_overrides(raw, overrides)
     try:
         return Recipe.model_validate(raw)
     except ValidationError as e:
