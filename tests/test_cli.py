@@ -76,7 +76,7 @@ def test_recipe_unknown_key_and_wrong_type(tmp_path):
         load_recipe(tmp_path / "none.toml")
 
 
-def test_recipe_overrides(tmp_path):
+def test_recipe_overrides():
     recipe = ROOT / "recipes" / "swahili.toml"
     r = load_recipe(recipe, ["distill.steps=2400", "name=swahili-2400", "distill.loss.embedding=2.5",
                              'evaluate.tasks=["sib200:swh_Latn"]', "distill.lr = 5e-4"])
