@@ -251,6 +251,7 @@ def evaluate(models: List[str] = typer.Argument(..., help="Model directories or 
              lr_grid: Optional[str] = typer.Option(None, help="Comma-separated learning rates; the best on dev (first seed) is used, e.g. 5e-5,2e-4,5e-4."),
              seeds: int = _opt(FinetuneSettings, "seeds"),
              density: float = _opt(FinetuneSettings, "density"),
+             pooling: str = _opt(FinetuneSettings, "pooling", help="What a sequence head reads: cls (the first token), mean (the mean over the tokens), or auto (mean for a directory with sentence-transformers mean pooling, such as e5 and monoglot's outputs; else cls)."),
              teacher: Optional[Path] = typer.Option(None, help="A task-tuned teacher directory (same task and tokenizer): task distillation."),
              batch_size: int = _opt(FinetuneSettings, "batch_size"),
              max_length: int = _opt(FinetuneSettings, "max_length"),
@@ -284,7 +285,7 @@ def evaluate(models: List[str] = typer.Argument(..., help="Model directories or 
         except ValueError:
             raise BadInput(f"--lr-grid {lr_grid!r}: give comma-separated numbers, e.g. 5e-5,2e-4") from None
         s = FinetuneSettings(epochs=epochs, lr=lr, batch_size=batch_size, max_length=max_length, seed=seed, seeds=seeds,
-                             lr_grid=grid, method=method, density=density)
+                             lr_grid=grid, method=method, density=density, pooling=pooling)
 
         def run_model(p) -> dict:
             return {t: run_eval(p, tasks[t], s, progress=not quiet, teacher=teacher) for t in task}

@@ -300,6 +300,7 @@ def deploy_rows(label: str, model_dir: str | Path, results: dict[str, dict], rec
     from .tasks import evaluate_task, load_task
     from .positions import max_sequence_length
     from .tasks.finetune import encode, score
+    from .tasks.pooling import apply_classifier_pooling
     from .teachers.loader import load_saved_architecture
     from .teachers import load_tokenizer
 
@@ -319,7 +320,7 @@ def deploy_rows(label: str, model_dir: str | Path, results: dict[str, dict], rec
         tuned = out / "models" / stem
         shutil.rmtree(tuned, ignore_errors=True)
         evaluate_task(str(model_dir), task, ft.model_copy(update={"lr": res.get("lr", ft.lr)}), progress=progress, save_to=tuned)
-        model, tok = load_saved_architecture(str(tuned)), load_tokenizer(tuned)
+        model, tok = apply_classifier_pooling(load_saved_architecture(str(tuned))), load_tokenizer(tuned)
         fp32 = export_onnx(model, tok, tuned.with_name(tuned.name + ".onnx"), overwrite=True)
         int8 = quantize_int8(fp32, tuned.with_name(tuned.name + ".int8.onnx"), overwrite=True)
         token = task.kind == "token"

@@ -23,6 +23,7 @@ import torch
 from ..errors import BadInput
 from ..positions import max_sequence_length
 from .metrics import accuracy, entity_scores, macro_f1, token_accuracy
+from .pooling import resolve_pooling, use_mean_pooling
 from .readers import TaskData, load_task
 from .settings import FinetuneSettings
 
@@ -184,13 +185,16 @@ def _quiet_transformers():
             hf_logging.enable_progress_bar()
 
 
-def load_for_task(model_dir: str | Path, task: TaskData, seed: int):
+def load_for_task(model_dir: str | Path, task: TaskData, seed: int, pooling: str = "cls"):
     """Load ``(tokenizer, model)`` with a fresh ``len(task.labels)``-way head, seeded by ``seed``,
     through monoglot's one loading path (:func:`monoglot.teachers.loader.load_pretrained`:
-    safetensors only unless pickles are allowed).
+    safetensors only unless pickles are allowed). A sequence head reads the first token
+    (``pooling="cls"``) or the mean over the tokens (``"mean"``; ``"auto"``: the directory's own
+    pooling), see :mod:`.pooling`.
 
     Raises:
-        BadInput: the model or tokenizer cannot be loaded, or a token task gets a slow tokenizer.
+        BadInput: the model or tokenizer cannot be loaded, a token task gets a slow tokenizer, or
+            ``pooling="mean"`` a model family without first-token heads (:func:`.pooling.resolve_pooling`).
     """
     from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification
 
@@ -205,6 +209,8 @@ def load_for_task(model_dir: str | Path, task: TaskData, seed: int):
                                 label2id={label: i for i, label in enumerate(task.labels)})
     if task.kind == "token" and not getattr(tokenizer, "is_fast", False):
         raise BadInput(f"model {model_dir} has no fast tokenizer (tokenizer.json); token tasks need word_ids()")
+    if task.kind == "sequence" and resolve_pooling(pooling, model_dir, model.config) == "mean":
+        use_mean_pooling(model)
     return tokenizer, model
 
 
@@ -324,7 +330,7 @@ def evaluate_task(model_dir: str | Path, task: str | TaskData, settings: Finetun
     check_splits(task)
     task = subsample_train(task, settings.max_train_examples)
     token = task.kind == "token"
-    tokenizer, model = load_for_task(model_dir, task, settings.seed)
+    tokenizer, model = load_for_task(model_dir, task, settings.seed, settings.pooling)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     train_len = min(settings.max_length, max_sequence_length(model.config))
     eval_len = max_sequence_length(model.config) if token else train_len

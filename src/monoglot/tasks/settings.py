@@ -31,6 +31,7 @@ class FinetuneSettings(BaseModel):
     max_train_examples: int | None = Field(None, ge=1, description="train on a seeded random sample of at most this many train examples (a compute budget, the same for every model); None: all")
     seeds: int = Field(1, ge=1, description="runs with seeds seed, seed+1, ...; the result gives mean and standard deviation")
     lr_grid: list[float] = Field(default_factory=list, description="learning rates tried with the first seed; the best on DEV is used (empty: lr)")
+    pooling: Literal["auto", "cls", "mean"] = Field("auto", description="what a sequence classifier reads: the first token (cls, BERT's and XLM-R's heads) or the mean over the tokens (mean, how embedding models such as e5 and monoglot's students are trained); auto: mean when the model directory pools by mean (sentence-transformers files), else cls")
     method: Literal["full", "lt-sft", "lora"] = Field("full", description="full fine-tuning, LT-SFT (BiStil), or LoRA on a frozen body (peft)")
     density: float = Field(0.1, gt=0, le=1, description="LT-SFT: fraction of the body's trainable weights kept for sparse fine-tuning")
     lora_rank: int = Field(8, ge=1)

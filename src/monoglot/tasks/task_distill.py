@@ -23,10 +23,12 @@ from ..errors import BadInput
 
 
 def load_task_teacher(path: str | Path):
-    """Load a fine-tuned task model directory (written by ``evaluate_task(save_to=...)``) frozen, in eval mode."""
+    """Load a fine-tuned task model directory (written by ``evaluate_task(save_to=...)``) frozen, in
+    eval mode, with the pooling it was trained with (:func:`.pooling.apply_classifier_pooling`)."""
     from ..teachers.loader import load_saved_architecture
+    from .pooling import apply_classifier_pooling
 
-    model = load_saved_architecture(str(path))
+    model = apply_classifier_pooling(load_saved_architecture(str(path)))
     for p in model.parameters():
         p.requires_grad_(False)
     return model
