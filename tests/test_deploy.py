@@ -33,14 +33,14 @@ def _token_task(n: int = 30) -> TaskData:
     return TaskData("toy-tok", "token", tags, {"test": [(s, [rng.choice(tags) for _ in s]) for s in sents]})
 
 
-def _task_model(tmp_path_factory, name: str, task: TaskData, **tiny):
+def _task_model(tmp_path_factory, name: str, task: TaskData, pooling: str = "cls", **tiny):
     """A tiny random BERT/XLM-R task model whose predictions vary with the input.
 
     At the default init (std 0.02) a random encoder gives nearly the same [CLS] state for every
     input, so every example gets one class; weight matrices drawn with std 0.2 make them differ.
     """
     d = make_tiny(tmp_path_factory.mktemp(name) / "model", **tiny)
-    tokenizer, model = load_for_task(d, task, seed=0)
+    tokenizer, model = load_for_task(d, task, seed=0, pooling=pooling)
     torch.manual_seed(0)
     with torch.no_grad():
         for n, p in model.named_parameters():
@@ -60,6 +60,24 @@ def seq_bert(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def seq_bert_mean(tmp_path_factory):
+    """As ``seq_bert`` with a mean-pooled head (monoglot.tasks.pooling), saved and reloaded as the
+    pipeline's deployment rows do."""
+    from monoglot.tasks.pooling import apply_classifier_pooling
+    from monoglot.teachers.loader import load_saved_architecture
+
+    task = _sequence_task()
+    tokenizer, model = _task_model(tmp_path_factory, "seq-bert-mean", task, pooling="mean", family="bert", layers=2,
+                                   hidden=128, heads=4, ffn=512)
+    saved = tmp_path_factory.mktemp("tuned") / "seq-bert-mean"
+    model.save_pretrained(saved)
+    model = apply_classifier_pooling(load_saved_architecture(str(saved)))
+    assert model.config.classifier_pooling == "mean"
+    out = export_onnx(model, tokenizer, tmp_path_factory.mktemp("onnx") / "seq-bert-mean")
+    return task, tokenizer, model, out
+
+
+@pytest.fixture(scope="module")
 def tok_xlmr(tmp_path_factory):
     """(task, tokenizer, model, onnx dir): XLM-R token classifier (Unigram tokenizer, padding_idx positions)."""
     task = _token_task()
@@ -75,7 +93,7 @@ def _padded(tokenizer, texts):
     return enc["input_ids"], enc["attention_mask"]
 
 
-@pytest.mark.parametrize("which", ["seq_bert", "tok_xlmr"])
+@pytest.mark.parametrize("which", ["seq_bert", "seq_bert_mean", "tok_xlmr"])
 def test_exported_logits_match_pytorch_with_padding(which, request):
     task, tokenizer, model, out = request.getfixturevalue(which)
     texts = ["na", "Watoto wanacheza mpira uwanjani baada ya shule, na walimu wanawatazama.", SWAHILI[0],
@@ -84,7 +102,7 @@ def test_exported_logits_match_pytorch_with_padding(which, request):
     with torch.inference_mode():
         ref = model(input_ids=ids, attention_mask=mask).logits.numpy()
     got = OnnxTaskModel(out, threads=1).logits(ids.numpy(), mask.numpy())
-    assert got.shape == ref.shape == ((5, 3) if which == "seq_bert" else (5, ids.shape[1], 4))
+    assert got.shape == ref.shape == ((5, 3) if which.startswith("seq") else (5, ids.shape[1], 4))
     if which == "tok_xlmr":  # padded positions are meaningless; compare every real token
         ref, got = ref[mask.numpy() == 1], got[mask.numpy() == 1]
     assert np.abs(got - ref).max() < 1e-4
@@ -100,7 +118,7 @@ def test_exported_logits_match_pytorch_with_padding(which, request):
     assert meta["stats"]["max_abs_diff"] < 1e-4
 
 
-@pytest.mark.parametrize("which", ["seq_bert", "tok_xlmr"])
+@pytest.mark.parametrize("which", ["seq_bert", "seq_bert_mean", "tok_xlmr"])
 def test_onnx_predict_equals_finetune_predict(which, request):
     task, tokenizer, model, out = request.getfixturevalue(which)
     token = task.kind == "token"
