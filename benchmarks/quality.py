@@ -16,6 +16,8 @@ early stopping on dev, a learning rate chosen on dev for every model (teachers: 
 12-layer teacher costs about 7x a 4-layer student per epoch; small models: a grid above it), at
 least 3 seeds (mean ± std), and the baselines: the majority class, the student before distillation
 (student-init) and the same student shape distilled from random initialisation (Cruz & Aji 2025).
+Sequence heads read each model's own pooling (``FinetuneSettings.pooling = "auto"``: the mean over
+the tokens for e5 and every model monoglot derives from it, see :mod:`monoglot.tasks.pooling`).
 It prints its wall time and the CPU model.
 
 Usage: python benchmarks/quality.py [--recipe recipes/swahili.toml] [--out out] [--data DATA_ROOT]
