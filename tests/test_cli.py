@@ -130,3 +130,13 @@ def test_every_stage_option_defaults_to_its_settings_field():
             assert param.help, (command, param.name)
             checked += 1
     assert checked >= 40, checked
+
+
+def test_usage_errors_are_one_line():
+    """Unknown options, missing arguments and unknown commands: one ``error:`` line, no traceback, status 2."""
+    for args, words in [(("run", "recipes/welsh.toml", "--resume"), ("No such option: --resume", "run --help")),
+                        (("evaluate",), ("Missing argument 'models'", "evaluate --help")),
+                        (("bogus",), ("No such command 'bogus'",))]:
+        r = cli(*args)
+        assert_bad(r, *words)
+        assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr

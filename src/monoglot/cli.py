@@ -429,6 +429,14 @@ def _handle_sigterm() -> None:
         signal.signal(signal.SIGINT, _raise_interrupt)
 
 
+def _usage_errors() -> tuple[type[Exception], ...]:
+    """click's usage errors, and typer's copies of them (newer typer releases ship their own click)."""
+    import click
+
+    errors = getattr(typer, "TyperException", None)
+    return (click.ClickException, errors) if errors is not None else (click.ClickException,)
+
+
 def main() -> None:
     """Entry point: run the app and turn its outcome into an exit status.
 
@@ -457,8 +465,10 @@ def main() -> None:
         _stop(signal.SIGTERM)
     except typer.Exit as e:
         sys.exit(e.exit_code)
-    except __import__("click").ClickException as e:
-        e.show()
+    except _usage_errors() as e:  # unknown option, missing argument, bad choice: one line, status 2
+        ctx = getattr(e, "ctx", None)
+        hint = f"; see '{ctx.command_path} --help'" if ctx is not None else ""
+        typer.echo(f"error: {e.format_message().rstrip('.')}{hint}", err=True)
         sys.exit(2)
     except Exception:
         if not _SIGNALLED:

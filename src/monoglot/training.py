@@ -208,7 +208,7 @@ def train(step: Callable[[int], dict[str, Any]], optimizer: torch.optim.Optimize
             if any_process(flag["stop"]):
                 path = checkpoint(st.step) if checkpoint is not None else None
                 raise Interrupted(f"{description} interrupted at step {st.step} of {steps}; "
-                                  + (f"checkpoint written to {path}; continue with --resume" if path else "nothing was written"),
+                                  + (f"checkpoint written to {path}; continue with --resume (monoglot run: run it again)" if path else "nothing was written"),
                                   signum=flag["signum"])
             if checkpoint is not None and checkpoint_every and st.step % checkpoint_every == 0 and st.step < steps:
                 checkpoint(st.step)
