@@ -468,8 +468,7 @@ def main() -> None:
     except _usage_errors() as e:  # unknown option, missing argument, bad choice: one line, status 2
         ctx = getattr(e, "ctx", None)
         hint = f"; see '{ctx.command_path} --help'" if ctx is not None else ""
-        message = e.format_message() if hasattr(e, "format_message") else str(e)
-        typer.echo(f"error: {message.rstrip('.')}{hint}", err=True)
+        typer.echo(f"error: {e.format_message().rstrip('.')}{hint}", err=True)
         sys.exit(2)
     except Exception:
         if not _SIGNALLED:
