@@ -43,6 +43,7 @@ from pathlib import Path
 from monoglot.errors import BadInput
 from monoglot.pipeline import run_recipe
 from monoglot.recipe import load_recipe
+from monoglot.tasks.settings import parse_lr_grid
 
 FULL_RECIPES = {
     # family: (published epochs, published learning rate, grid for the small models chosen on dev)
@@ -250,10 +251,9 @@ def main() -> None:
     t0 = time.perf_counter()
     try:
         recipe = load_recipe(args.recipe, args.set)
-        lr_grid = [float(x) for x in args.lr_grid.split(",")] if args.lr_grid else None
-    except (BadInput, ValueError) as e:
-        msg = str(e) if isinstance(e, BadInput) else f"--lr-grid {args.lr_grid!r}: give comma-separated numbers, e.g. 2e-4,5e-4"
-        raise SystemExit(f"error: {msg}") from None
+        lr_grid = parse_lr_grid(args.lr_grid) or None
+    except BadInput as e:
+        raise SystemExit(f"error: {e}") from None
     run_dir = run_recipe(recipe, args.out, args.data, progress=not args.quiet)
     if args.budget == "full":
         full = full_budget(run_dir, recipe, args.data, seeds=args.seeds, max_epochs=args.max_epochs,

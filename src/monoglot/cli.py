@@ -13,7 +13,7 @@ from .distill.settings import AdaptSettings, DistillSettings
 from .errors import BadInput, Interrupted, Terminated, first_validation_error
 from .recipe import DataSection
 from .shrink.settings import ShrinkSettings
-from .tasks.settings import FinetuneSettings
+from .tasks.settings import FinetuneSettings, parse_lr_grid
 from .vocab.settings import VocabPolicy
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -280,10 +280,7 @@ def evaluate(models: List[str] = typer.Argument(..., help="Model directories or 
             load_tokenizer(p, require_fast=token_task)
         if teacher is not None:
             resolve_model(teacher)
-        try:
-            grid = [float(x) for x in lr_grid.split(",")] if lr_grid else []
-        except ValueError:
-            raise BadInput(f"--lr-grid {lr_grid!r}: give comma-separated numbers, e.g. 5e-5,2e-4") from None
+        grid = parse_lr_grid(lr_grid)
         s = FinetuneSettings(epochs=epochs, lr=lr, batch_size=batch_size, max_length=max_length, seed=seed, seeds=seeds,
                              lr_grid=grid, method=method, density=density, pooling=pooling)
 

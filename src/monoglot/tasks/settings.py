@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..errors import BadInput
+
 
 class FinetuneSettings(BaseModel):
     """Fine-tuning hyper-parameters, identical for every model so that scores are comparable.
@@ -40,3 +42,15 @@ class FinetuneSettings(BaseModel):
     distill_alpha: float = Field(0.5, ge=0, le=1, description="task distillation: weight of the gold-label loss (1 - alpha on the teacher's soft labels)")
     distill_hidden: float = Field(0.0, ge=0, description="task distillation: weight of the hidden-state MSE")
     distill_attention: float = Field(0.0, ge=0, description="task distillation: weight of the last-layer attention KL")
+
+
+def parse_lr_grid(text: str | None) -> list[float]:
+    """Learning rates from ``--lr-grid`` text, comma-separated (``"5e-5,2e-4"``); None or "" gives [].
+
+    Raises:
+        BadInput: an entry that is not a number.
+    """
+    try:
+        return [float(x) for x in text.split(",")] if text else []
+    except ValueError:
+        raise BadInput(f"--lr-grid {text!r}: give comma-separated numbers, e.g. 5e-5,2e-4") from None
