@@ -57,8 +57,9 @@ def bar(description: str, total: int, enabled: bool = True, transient: bool = Fa
             nonlocal last
             info = "  ".join(f"{k} {v}" for k, v in fields.items())
             p.update(task, advance=n, info=info)
-            if plain and time.monotonic() - last >= LOG_EVERY_S:
-                last = time.monotonic()
+            now = time.monotonic()
+            if plain and now - last >= LOG_EVERY_S:
+                last = now
                 t = p.tasks[0]
                 share = f" ({100 * t.completed / total:.0f}%)" if total else ""
                 parts = [f"{description}: {t.completed:,.0f}/{total:,}{share}", info,
