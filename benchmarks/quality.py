@@ -41,6 +41,7 @@ import time
 from pathlib import Path
 
 from monoglot.errors import BadInput
+from monoglot.files import write_json_atomic
 from monoglot.pipeline import run_recipe
 from monoglot.recipe import load_recipe
 from monoglot.tasks.settings import parse_lr_grid
@@ -260,7 +261,7 @@ def main() -> None:
                            max_train_examples=args.max_train_examples, random_init=not args.no_random_init,
                            progress=not args.quiet, only_models=args.models.split(",") if args.models else None,
                            only_tasks=args.tasks.split(",") if args.tasks else None, lr_grid=lr_grid)
-        (run_dir / "full-budget.json").write_text(json.dumps(full, indent=1) + "\n")
+        write_json_atomic(run_dir / "full-budget.json", full)  # this invocation's models and tasks; every cell is cached in full-budget/
         print("\n## Full-budget fine-tuning (primary metric on test, mean ± std over seeds; kept vs teacher)\n")
         print(full_table(full))
         print(f"\nfull budget: {full['seconds'] / 60:.1f} min; whole benchmark {(time.perf_counter() - t0) / 60:.1f} min "
@@ -297,7 +298,10 @@ def main() -> None:
     avg = sum(rels) / len(rels)
     print(f"\naverage fraction of the teacher's score over the {len(rels)} tasks the teacher learned: {100 * avg:.1f}% "
           f"(goal >= 95%): {'met' if avg >= 0.95 else 'NOT met'}")
-    print(f"CPU throughput: {r['speedup']:.1f}x the teacher's (goal >= 5x): {'met' if r['speedup'] >= 5 else 'NOT met'}")
+    print(f"CPU throughput: {r['speedup']:.1f}x the teacher's (goal >= 5x): {'met' if r['speedup'] >= 5 else 'NOT met'}"
+          f" (measured {report.get('measured_at', 'before measurements were dated')})")
+    for w in report.get("warnings", []):
+        print(f"warning: {w}")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ import yaml
 from conftest import make_tiny
 from monoglot.artifacts import write_meta
 from monoglot.cards import model_card
-from monoglot.measure import count_parameters, dir_bytes, model_parameters, model_throughput, weights_bytes
+from monoglot.measure import BusyWatch, count_parameters, dir_bytes, model_parameters, model_throughput, weights_bytes
 from monoglot.recipe import Recipe
 from monoglot.report import build_report
 
@@ -55,6 +55,37 @@ def test_throughput_reports_what_it_timed_tiny_random_bert(tmp_path):
     t = model_throughput(model, batch_size=4, seq_len=16, batches=2, threads=1)
     assert (t["batch_size"], t["seq_len"], t["threads"]) == (4, 16, 1)
     assert t["seconds_per_batch"] > 0 and t["sequences_per_second"] == pytest.approx(4 / t["seconds_per_batch"])
+    assert t["other_busy_cores"] is None or t["other_busy_cores"] >= 0
+
+
+def test_busy_watch_counts_other_processes_not_its_own(monkeypatch):
+    import monoglot.measure as measure
+
+    # arithmetic: the machine spent 3 busy CPU seconds in 2 wall seconds, 1 of them this process's
+    clocks = {"busy": iter([10.0, 13.0]), "own": iter([1.0, 2.0]), "wall": iter([100.0, 102.0])}
+    monkeypatch.setattr(measure, "machine_busy_seconds", lambda: next(clocks["busy"]))
+    monkeypatch.setattr(measure.time, "process_time", lambda: next(clocks["own"]))
+    monkeypatch.setattr(measure.time, "perf_counter", lambda: next(clocks["wall"]))
+    with BusyWatch() as w:
+        pass
+    assert w.other_cores() == pytest.approx(1.0)
+    monkeypatch.setattr(measure, "machine_busy_seconds", lambda: None)  # no /proc/stat: unmeasurable, not zero
+    monkeypatch.setattr(measure.time, "process_time", lambda: 0.0)
+    monkeypatch.setattr(measure.time, "perf_counter", iter([0.0, 1.0]).__next__)
+    with BusyWatch() as w:
+        pass
+    assert w.other_cores() is None
+
+
+@pytest.mark.skipif(not Path("/proc/stat").is_file(), reason="reads Linux's /proc/stat")
+def test_busy_watch_sees_a_busy_child_process():
+    import subprocess
+    import sys
+
+    spin = "import time\nwhile time.process_time() < 0.8: pass"
+    with BusyWatch() as w:  # this process only waits; the child burns 0.8 CPU seconds
+        subprocess.run([sys.executable, "-c", spin], check=True)
+    assert w.other_cores() * (w.t1 - w.t0) >= 0.7  # the child's seconds, less one clock tick each end
 
 
 def test_model_card_front_matter_scores_and_protocol_tiny_random_xlmr(tmp_path):
@@ -109,6 +140,48 @@ def test_report_ratios_baselines_and_tables_tiny_random(tmp_path):
     assert "| student | 45.0 | 75.0% | 25.0% |" in md
     assert "frozen-encoder probes" in md  # the probe protocol is named
     assert (student / "README.md").is_file() is False  # cards only for directories under the run folder
+
+
+def test_report_keeps_idle_measurements_and_warns_on_busy_ones_tiny_random(tmp_path, monkeypatch):
+    import monoglot.report as report_mod
+
+    teacher = make_tiny(tmp_path / "teacher", "xlmr", layers=2, hidden=64, heads=4, ffn=128)
+    student = make_tiny(tmp_path / "student", "xlmr", layers=1, hidden=32, heads=2, ffn=64)
+    write_meta(student, "distill", "trimmed", {}, settings_hash="h1")
+    recipe = Recipe(name="tiny", languages=["sw"], teacher=str(teacher), data={"corpora": ["c.txt"]},
+                    measure={"batch_size": 2, "seq_len": 8, "batches": 1, "threads": 1})
+    results = {label: {"sib200:swh_Latn": _result("sequence", "accuracy", v)} for label, v in (("teacher", 0.6), ("student", 0.5))}
+    models = {"teacher": teacher, "student": student}
+    speeds, timed = [10.0, 50.0, 20.0, 60.0, 30.0, 90.0, 40.0, 80.0], []
+    busy = {"cores": 0.0}
+
+    def fake_throughput(path, *args):
+        timed.append(Path(path).name)
+        return {"sequences_per_second": speeds[len(timed) - 1], "seconds_per_batch": 1.0, "batch_size": 2,
+                "seq_len": 8, "threads": 1, "other_busy_cores": busy["cores"]}
+
+    monkeypatch.setattr(report_mod, "cpu_throughput", fake_throughput)
+    run = tmp_path / "run"
+    run.mkdir()
+
+    def speedup() -> float:
+        return json.loads((run / "report.json").read_text())["models"]["student"]["speedup"]
+
+    build_report(run, recipe, models, results)
+    assert speedup() == pytest.approx(5.0)
+    build_report(run, recipe, models, results, remeasure=False)  # same models on an idle machine: kept
+    assert speedup() == pytest.approx(5.0)
+    build_report(run, recipe, models, results)  # remeasure (as `monoglot report` does)
+    assert speedup() == pytest.approx(3.0)
+    write_meta(student, "distill", "trimmed", {}, settings_hash="h2")  # the student changed: measured again
+    busy["cores"] = 1.5
+    build_report(run, recipe, models, results, remeasure=False)
+    assert speedup() == pytest.approx(3.0)
+    md = (run / "report.md").read_text()
+    assert "Warning: other processes kept 1.5 cores busy while teacher was timed" in md
+    assert "rerun `monoglot report RUN_DIR` on an idle machine" in md
+    build_report(run, recipe, models, results, remeasure=False)  # busy measurements are never kept
+    assert timed == ["teacher", "student"] * 4 and speedup() == pytest.approx(2.0)
 
 
 @pytest.fixture

@@ -343,7 +343,7 @@ def report(run_dir: Path = typer.Argument(..., help="A run directory written by 
             raise BadInput(f"{p} is missing or incomplete; finish the run with 'monoglot run' first")
     models = {"teacher": (resolve_model(recipe.teacher), settings_hash("teacher", recipe.teacher)),
               **{k: (p, read_meta(p)["settings_hash"]) for k, p in labels.items()}}
-    finish_run(run_dir, recipe, models, data_root(must_exist=False), progress=True)
+    finish_run(run_dir, recipe, models, data_root(must_exist=False), progress=True, remeasure=True)
     typer.echo((run_dir / "report.md").read_text())
 
 

@@ -32,6 +32,7 @@ import numpy as np
 
 from .artifacts import META, atomic_dir, save_tokenizer, write_meta
 from .errors import BadInput, first_line
+from .measure import BusyWatch
 
 MODEL_FILE = "model.onnx"
 SUPPORTED_TYPES = {"bert", "roberta", "xlm-roberta", "camembert", "xlm-roberta-xl"}
@@ -478,7 +479,8 @@ def onnx_throughput(onnx_dir: str | Path, batch_size: int = 32, seq_len: int = 1
         threads: onnxruntime intra-op threads; default ``torch.get_num_threads()`` (PyTorch's).
 
     Returns:
-        ``{"sequences_per_second", "seconds_per_batch", "batch_size", "seq_len", "threads"}``.
+        ``{"sequences_per_second", "seconds_per_batch", "batch_size", "seq_len", "threads",
+        "other_busy_cores"}`` (see :class:`monoglot.measure.BusyWatch`).
 
     Raises:
         BadInput: ``onnx_dir`` has no ``model.onnx``, or no ``config.json`` with ``vocab_size``.
@@ -494,9 +496,9 @@ def onnx_throughput(onnx_dir: str | Path, batch_size: int = 32, seq_len: int = 1
     ids = torch.randint(5, vocab - 1, (batch_size, seq_len), generator=g).numpy()
     mask = np.ones_like(ids)
     model.logits(ids, mask)
-    t0 = time.perf_counter()
-    for _ in range(batches):
-        model.logits(ids, mask)
-    dt = (time.perf_counter() - t0) / batches
+    with BusyWatch() as w:
+        for _ in range(batches):
+            model.logits(ids, mask)
+    dt = (w.t1 - w.t0) / batches
     return {"sequences_per_second": batch_size / dt, "seconds_per_batch": dt, "batch_size": batch_size,
-            "seq_len": seq_len, "threads": model.threads}
+            "seq_len": seq_len, "threads": model.threads, "other_busy_cores": w.other_cores()}

@@ -2,10 +2,51 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
 EMBEDDING_PREFIXES = ("embeddings.",)
+BUSY_CORES_WARN = 0.25
+"""Other processes' mean busy cores during a timing above which a report calls it unreliable."""
+
+
+def machine_busy_seconds() -> float | None:
+    """CPU seconds all processes of the machine have spent busy since boot (Linux ``/proc/stat``:
+    user, nice, system, irq, softirq, steal; idle and iowait left out), or ``None`` where the file
+    is missing."""
+    try:
+        v = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    return (sum(v) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")
+
+
+class BusyWatch:
+    """How busy the rest of the machine was while this process timed something.
+
+    ``other_cores()`` after ``with BusyWatch() as w:`` is the mean number of cores that other
+    processes kept busy during the block: the machine's busy CPU seconds (:func:`machine_busy_seconds`)
+    less this process's own (``time.process_time``, all its threads), over the wall seconds.
+    Timings taken beside such load are slower than the hardware allows, and ratios taken at
+    different loads are not comparable. ``None`` where ``/proc/stat`` is missing (not Linux).
+    Resolution: one clock tick (10 ms) over the block's wall time.
+    """
+
+    def __enter__(self) -> "BusyWatch":
+        self.busy0, self.own0, self.t0 = machine_busy_seconds(), time.process_time(), time.perf_counter()
+        self.busy1 = None
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.busy1, self.own1, self.t1 = machine_busy_seconds(), time.process_time(), time.perf_counter()
+
+    def other_cores(self) -> float | None:
+        """Mean busy cores of other processes during the block (>= 0), or ``None`` (unmeasurable)."""
+        if self.busy0 is None or self.busy1 is None or self.t1 <= self.t0:
+            return None
+        others = (self.busy1 - self.busy0) - (self.own1 - self.own0)
+        return max(0.0, others / (self.t1 - self.t0))
 
 
 def _safetensors_files(model_dir: Path) -> list[Path]:
@@ -69,7 +110,8 @@ def model_throughput(model, batch_size: int = 32, seq_len: int = 128, batches: i
     non-special token ids (full attention mask) under ``torch.inference_mode``.
 
     Returns:
-        ``{"sequences_per_second", "seconds_per_batch", "batch_size", "seq_len", "threads"}``.
+        ``{"sequences_per_second", "seconds_per_batch", "batch_size", "seq_len", "threads",
+        "other_busy_cores"}``; the last is :meth:`BusyWatch.other_cores` over the timed batches.
     """
     import torch
 
@@ -82,12 +124,12 @@ def model_throughput(model, batch_size: int = 32, seq_len: int = 128, batches: i
     mask = torch.ones_like(ids)
     with torch.inference_mode():
         model(input_ids=ids, attention_mask=mask)
-        t0 = time.perf_counter()
-        for _ in range(batches):
-            model(input_ids=ids, attention_mask=mask)
-        dt = (time.perf_counter() - t0) / batches
+        with BusyWatch() as w:
+            for _ in range(batches):
+                model(input_ids=ids, attention_mask=mask)
+        dt = (w.t1 - w.t0) / batches
     return {"sequences_per_second": batch_size / dt, "seconds_per_batch": dt, "batch_size": batch_size,
-            "seq_len": seq_len, "threads": torch.get_num_threads()}
+            "seq_len": seq_len, "threads": torch.get_num_threads(), "other_busy_cores": w.other_cores()}
 
 
 def model_parameters(model) -> int:

@@ -221,9 +221,10 @@ def _check_run_dir(run_dir: Path, recipe: Recipe) -> None:
 
 
 def finish_run(run_dir: Path, recipe: Recipe, models: dict[str, tuple[str | Path, str]], root: Path,
-               progress: bool = True) -> Path:
+               progress: bool = True, remeasure: bool = False) -> Path:
     """Evaluate ``models`` ({label: (directory, settings hash)}, the teacher first), add the
-    deployment rows if the recipe asks, and write the report; return ``run_dir``."""
+    deployment rows if the recipe asks, and write the report; return ``run_dir``. The earlier
+    report's throughput is kept unless ``remeasure`` (see :func:`monoglot.report.earlier_measurements`)."""
     from .report import build_report
 
     tasks, note = recipe_tasks(recipe, root)
@@ -234,7 +235,7 @@ def finish_run(run_dir: Path, recipe: Recipe, models: dict[str, tuple[str | Path
         rows = deploy_rows(label, models[label][0], results[label], recipe, run_dir / "deploy", root, progress)
         results.update(rows)
         paths.update({k: next(iter(per.values()))["onnx_dir"] for k, per in rows.items() if per})
-    return build_report(run_dir, recipe, paths, results, note=note)
+    return build_report(run_dir, recipe, paths, results, note=note, remeasure=remeasure)
 
 
 def evaluate_models(models: dict[str, tuple[str | Path, str]], recipe: Recipe, eval_dir: Path, root: Path,

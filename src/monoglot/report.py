@@ -6,7 +6,9 @@ model, so the ratios are comparable.
 
 from __future__ import annotations
 
+import json
 import platform
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,7 @@ from .artifacts import read_meta
 from .cards import model_card
 from .cpu import cpu_info
 from .files import write_json_atomic, write_text_atomic
-from .measure import count_parameters, cpu_throughput, weights_bytes
+from .measure import BUSY_CORES_WARN, count_parameters, cpu_throughput, weights_bytes
 from .plots import pareto_plots
 from .progress import console
 from .recipe import Recipe
@@ -24,6 +26,10 @@ from .tasks.metrics import format_score
 
 METRIC_LABELS = {"accuracy": "acc", "macro_f1": "macro-F1", "upos_accuracy": "UPOS acc", "entity_f1": "entity F1",
                  "f1": "bitext F1"}
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _versions() -> dict[str, str]:
@@ -52,23 +58,75 @@ def _task_columns(results: dict[str, dict[str, dict]]) -> list[tuple[str, str]]:
     return cols
 
 
+MEASURED_KEYS = ("path", "settings_hash", "parameters", "bytes", "throughput")
+
+
 def measure_models(models: dict[str, str | Path], recipe: Recipe) -> dict[str, dict[str, Any]]:
-    """Parameters, bytes on disk and CPU throughput of each model, measured side by side."""
+    """Parameters, bytes on disk and CPU throughput of each model, measured side by side.
+
+    Returns:
+        ``{label: {"path", "settings_hash", "parameters", "bytes", "throughput"}}``; ``throughput``
+        as :func:`monoglot.measure.model_throughput` (or :func:`monoglot.deploy.onnx_throughput`
+        for a directory holding ``model.onnx``) returns it, ``other_busy_cores`` included.
+    """
     ms = recipe.measure
     rows: dict[str, dict[str, Any]] = {}
     for label, path in models.items():
         console.print(f"measuring {label}")
+        h = read_meta(path).get("settings_hash") if Path(path).is_dir() else None
         if (Path(path) / "model.onnx").is_file():  # a deployment row: onnxruntime, same batch and threads
             from . import deploy
 
             source = rows[label.split(" (ONNX")[0]]
-            rows[label] = {"path": str(path), "parameters": source["parameters"], "bytes": deploy.weights_bytes(path),
+            rows[label] = {"path": str(path), "settings_hash": h, "parameters": source["parameters"],
+                           "bytes": deploy.weights_bytes(path),
                            "throughput": deploy.onnx_throughput(path, ms.batch_size, ms.seq_len, ms.batches, ms.threads)}
             continue
         thr = cpu_throughput(path, ms.batch_size, ms.seq_len, ms.batches, ms.threads)
-        rows[label] = {"path": str(path), "parameters": count_parameters(path), "bytes": weights_bytes(path),
-                       "throughput": thr}
+        rows[label] = {"path": str(path), "settings_hash": h, "parameters": count_parameters(path),
+                       "bytes": weights_bytes(path), "throughput": thr}
     return rows
+
+
+def earlier_measurements(run_dir: str | Path, models: dict[str, str | Path],
+                         recipe: Recipe) -> tuple[dict[str, dict[str, Any]], str] | None:
+    """The measurements of ``run_dir``'s earlier ``report.json`` when they can stand for new ones.
+
+    They can when the same models (labels, directories and settings hashes, in the same order)
+    were measured with the same ``[measure]`` settings on the same CPU and library versions, and
+    no model's timing shared the machine (:data:`~monoglot.measure.BUSY_CORES_WARN`). Rerunning a
+    finished recipe (e.g. ``benchmarks/quality.py`` beside another job) then keeps the idle
+    machine's ratios instead of timing the models again under load.
+
+    Returns:
+        ``(rows, measured_at)`` as :func:`measure_models` returns the rows, or ``None``.
+    """
+    try:
+        old = json.loads(Path(run_dir, "report.json").read_text())
+    except (OSError, ValueError):
+        return None
+    rows = old.get("models") or {}
+    if (old.get("recipe", {}).get("measure") != recipe.measure.model_dump() or old.get("cpu") != cpu_info()
+            or old.get("versions") != _versions() or list(rows) != list(models) or not old.get("measured_at")):
+        return None
+    for label, path in models.items():
+        r = rows[label]
+        h = read_meta(path).get("settings_hash") if Path(path).is_dir() else None
+        busy = (r.get("throughput") or {}).get("other_busy_cores")
+        if r.get("path") != str(path) or r.get("settings_hash") != h or busy is None or busy > BUSY_CORES_WARN:
+            return None
+    return {label: {k: rows[label].get(k) for k in MEASURED_KEYS} for label in models}, old["measured_at"]
+
+
+def busy_warnings(rows: dict[str, dict[str, Any]]) -> list[str]:
+    """One warning per model whose timing shared the machine with other processes."""
+    out = []
+    for label, r in rows.items():
+        busy = r["throughput"].get("other_busy_cores")
+        if busy is not None and busy > BUSY_CORES_WARN:
+            out.append(f"other processes kept {busy:.1f} cores busy while {label} was timed: its throughput and "
+                       f"the speed-ups are not reliable; rerun `monoglot report RUN_DIR` on an idle machine")
+    return out
 
 
 def _on_cpu(cpu: dict | None) -> str:
@@ -79,16 +137,20 @@ def _on_cpu(cpu: dict | None) -> str:
 
 
 def build_report(run_dir: str | Path, recipe: Recipe, models: dict[str, str | Path],
-                 results: dict[str, dict[str, dict]], note: str = "") -> Path:
+                 results: dict[str, dict[str, dict]], note: str = "", remeasure: bool = True) -> Path:
     """Measure ``models`` and write ``report.json`` and ``report.md`` into ``run_dir``.
 
     ``models`` maps a label to a model directory, the first being the reference (the teacher);
     ``results`` maps a label and a task to a :func:`monoglot.tasks.evaluate` or
     :func:`monoglot.tasks.probe.probe_model` result; ``note`` (e.g. how default tasks were chosen)
-    is printed under the report's title.
+    is printed under the report's title. With ``remeasure=False`` the earlier report's
+    measurements are kept where :func:`earlier_measurements` allows, else every model is measured.
     """
     run_dir = Path(run_dir)
-    rows = measure_models(models, recipe)
+    earlier = None if remeasure else earlier_measurements(run_dir, models, recipe)
+    if earlier:
+        console.print(f"throughput: the measurements of {earlier[1]} (same models, settings and CPU; idle machine)")
+    rows, measured_at = earlier or (measure_models(models, recipe), _now())
     ref = next(iter(rows.values()))
     ref_params, ref_speed = ref["parameters"]["total"], ref["throughput"]["sequences_per_second"]
     cols = _task_columns(results)
@@ -111,7 +173,8 @@ def build_report(run_dir: str | Path, recipe: Recipe, models: dict[str, str | Pa
         row["average_kept"] = sum(kept) / len(kept) if kept else None
     shrink = read_meta(Path(models["student"]).parent / "student-init").get("stats", {}) if "student" in models else {}
     trim = read_meta(models["trimmed teacher"]).get("stats", {}) if "trimmed teacher" in models else {}
-    report = {"recipe": recipe.model_dump(), "versions": _versions(), "cpu": cpu_info(), "models": rows,
+    report = {"recipe": recipe.model_dump(), "versions": _versions(), "cpu": cpu_info(), "measured_at": measured_at,
+              "warnings": busy_warnings(rows), "models": rows,
               "trim": {k: v for k, v in trim.items() if k not in ("corpus",)},
               "shrink": {k: shrink[k] for k in ("steps", "choices") if k in shrink},
               "evaluation": results, "note": note, "distill": {k: v for k, v in read_meta(models.get("student", "")).get("stats", {}).items() if k != "history"} if "student" in models else {}}
@@ -137,9 +200,10 @@ def render_markdown(report: dict[str, Any], cols: list[tuple[str, str]]) -> str:
     if report.get("note"):
         lines += [f"Tasks: {report['note']}.", ""]
     lines += [f"Teacher `{report['recipe']['teacher']}`. Throughput: batch {ms['batch_size']} x {ms['seq_len']} tokens, "
-              f"{first['throughput']['threads']} CPU threads{_on_cpu(report.get('cpu'))}, same run for every model. "
-              f"Scores: {how}", "",
-              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+              f"{first['throughput']['threads']} CPU threads{_on_cpu(report.get('cpu'))}, same run for every model"
+              + (f" ({report['measured_at']})" if report.get("measured_at") else "") + f". Scores: {how}", ""]
+    lines += [f"Warning: {w}." for w in report.get("warnings", [])] + ([""] if report.get("warnings") else [])
+    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for label, r in report["models"].items():
         p = r["parameters"]
         cells = [label, f"{p['total'] / 1e6:.2f}M", f"{p['embedding'] / 1e6:.2f}M", f"{p['encoder'] / 1e6:.2f}M",
