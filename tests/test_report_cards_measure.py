@@ -58,6 +58,20 @@ def test_throughput_reports_what_it_timed_tiny_random_bert(tmp_path):
     assert t["other_busy_cores"] is None or t["other_busy_cores"] >= 0
 
 
+def test_throughput_restores_the_process_thread_count_tiny_random_bert(tmp_path):
+    import torch
+    from transformers import AutoModel
+
+    model = AutoModel.from_pretrained(make_tiny(tmp_path / "m", "bert", layers=1, hidden=32, heads=2, ffn=64))
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)  # e.g. OMP_NUM_THREADS=1 beside another job: fine-tuning after the report keeps it
+        assert model_throughput(model, batch_size=2, seq_len=8, batches=1, threads=2)["threads"] == 2
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_busy_watch_counts_other_processes_not_its_own(monkeypatch):
     import monoglot.measure as measure
 

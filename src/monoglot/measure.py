@@ -107,7 +107,8 @@ def model_throughput(model, batch_size: int = 32, seq_len: int = 128, batches: i
     """Inference throughput of an encoder (its base model) on the CPU, in sequences per second.
 
     Runs one warm-up batch, then ``batches`` timed batches of ``batch_size`` x ``seq_len`` random
-    non-special token ids (full attention mask) under ``torch.inference_mode``.
+    non-special token ids (full attention mask) under ``torch.inference_mode``, with ``threads``
+    intra-op threads (default: the process's); the process's thread count is restored afterwards.
 
     Returns:
         ``{"sequences_per_second", "seconds_per_batch", "batch_size", "seq_len", "threads",
@@ -115,21 +116,26 @@ def model_throughput(model, batch_size: int = 32, seq_len: int = 128, batches: i
     """
     import torch
 
+    before = torch.get_num_threads()
     if threads:
         torch.set_num_threads(threads)
-    model = model.base_model.eval()
-    vocab = model.get_input_embeddings().weight.shape[0]
-    g = torch.Generator().manual_seed(seed)
-    ids = torch.randint(5, vocab - 1, (batch_size, seq_len), generator=g)
-    mask = torch.ones_like(ids)
-    with torch.inference_mode():
-        model(input_ids=ids, attention_mask=mask)
-        with BusyWatch() as w:
-            for _ in range(batches):
-                model(input_ids=ids, attention_mask=mask)
-        dt = (w.t1 - w.t0) / batches
+    try:
+        model = model.base_model.eval()
+        vocab = model.get_input_embeddings().weight.shape[0]
+        g = torch.Generator().manual_seed(seed)
+        ids = torch.randint(5, vocab - 1, (batch_size, seq_len), generator=g)
+        mask = torch.ones_like(ids)
+        with torch.inference_mode():
+            model(input_ids=ids, attention_mask=mask)
+            with BusyWatch() as w:
+                for _ in range(batches):
+                    model(input_ids=ids, attention_mask=mask)
+        used = torch.get_num_threads()
+    finally:  # the process's own thread count (e.g. OMP_NUM_THREADS=1 beside another job) holds for what follows
+        torch.set_num_threads(before)
+    dt = (w.t1 - w.t0) / batches
     return {"sequences_per_second": batch_size / dt, "seconds_per_batch": dt, "batch_size": batch_size,
-            "seq_len": seq_len, "threads": torch.get_num_threads(), "other_busy_cores": w.other_cores()}
+            "seq_len": seq_len, "threads": used, "other_busy_cores": w.other_cores()}
 
 
 def model_parameters(model) -> int:
