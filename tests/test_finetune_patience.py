@@ -21,3 +21,4 @@ def test_patience_waits_while_dev_is_at_the_majority_class_tiny_random_bert(tiny
     s = FinetuneSettings(epochs=6, lr=1e-12, batch_size=8, max_length=16, patience=2)
     res = evaluate_task(tiny_bert, _task(), s, progress=False)
     assert res["dev_curve"] == [1 / 3] * 6 and res["epochs_run"] == 6 and res["best_epoch"] == 1
+    assert res["threads"] == __import__("torch").get_num_threads()  # recorded: CPU scores depend on it

@@ -314,7 +314,8 @@ def evaluate_task(model_dir: str | Path, task: str | TaskData, settings: Finetun
     Returns:
         ``{"task", "kind", "model", "method", "metric" (the primary metric's key in "metrics"),
         "metrics" (test), "dev_metrics" (best epoch), "best_epoch" (1-based), "train_seconds"
-        (optimizer steps only), "eval_seconds" (dev + test scoring), "n_train", "n_dev", "n_test",
+        (optimizer steps only), "eval_seconds" (dev + test scoring), "threads" (torch's intra-op
+        threads: CPU scores are reproducible at the same count), "n_train", "n_dev", "n_test",
         "majority_baseline" (test accuracy), "truncated" ({split: examples (sequence) or words
         (token) cut by truncation; test words cut are counted wrong}), "settings"}`` plus
         method details (``"lt_sft"``: kept parameters and density). Metrics are fractions in [0, 1].
@@ -366,6 +367,7 @@ def evaluate_task(model_dir: str | Path, task: str | TaskData, settings: Finetun
         "task": task.name, "kind": task.kind, "model": str(model_dir), "method": settings.method + ("+distill" if teacher is not None else ""),
         "metric": task.metric, "metrics": test_metrics, "dev_metrics": fitted["dev_metrics"], "best_epoch": fitted["best_epoch"], "epochs_run": fitted.get("epochs_run"), "dev_curve": fitted.get("dev_curve"),
         "train_seconds": round(fitted["train_seconds"], 2), "eval_seconds": round(eval_s, 2),
+        "threads": torch.get_num_threads(),  # CPU results depend on it (the order of floating-point sums)
         "n_train": len(train.ids), "n_dev": len(dev.ids), "n_test": len(test.ids),
         "majority_baseline": majority_baseline(task),
         "truncated": {"train": train.truncated, "dev": dev.truncated, "test": test.truncated},
