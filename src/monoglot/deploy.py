@@ -32,7 +32,7 @@ import numpy as np
 
 from .artifacts import META, atomic_dir, save_tokenizer, write_meta
 from .errors import BadInput, first_line
-from .measure import BusyWatch
+from .measure import time_batches
 
 MODEL_FILE = "model.onnx"
 SUPPORTED_TYPES = {"bert", "roberta", "xlm-roberta", "camembert", "xlm-roberta-xl"}
@@ -496,9 +496,6 @@ def onnx_throughput(onnx_dir: str | Path, batch_size: int = 32, seq_len: int = 1
     ids = torch.randint(5, vocab - 1, (batch_size, seq_len), generator=g).numpy()
     mask = np.ones_like(ids)
     model.logits(ids, mask)
-    with BusyWatch() as w:
-        for _ in range(batches):
-            model.logits(ids, mask)
-    dt = (w.t1 - w.t0) / batches
+    dt, busy = time_batches(lambda: model.logits(ids, mask), batches)
     return {"sequences_per_second": batch_size / dt, "seconds_per_batch": dt, "batch_size": batch_size,
-            "seq_len": seq_len, "threads": model.threads, "other_busy_cores": w.other_cores()}
+            "seq_len": seq_len, "threads": model.threads, "other_busy_cores": busy}

@@ -49,6 +49,18 @@ class BusyWatch:
         return max(0.0, others / (self.t1 - self.t0))
 
 
+def time_batches(call, batches: int) -> tuple[float, float | None]:
+    """Run ``call()`` ``batches`` times under a :class:`BusyWatch`.
+
+    Returns:
+        ``(seconds per call, other processes' mean busy cores or None)``.
+    """
+    with BusyWatch() as w:
+        for _ in range(batches):
+            call()
+    return (w.t1 - w.t0) / batches, w.other_cores()
+
+
 def _safetensors_files(model_dir: Path) -> list[Path]:
     return sorted(model_dir.glob("model*.safetensors"))  # model.safetensors or model-0000k-of-0000n shards
 
@@ -127,15 +139,12 @@ def model_throughput(model, batch_size: int = 32, seq_len: int = 128, batches: i
         mask = torch.ones_like(ids)
         with torch.inference_mode():
             model(input_ids=ids, attention_mask=mask)
-            with BusyWatch() as w:
-                for _ in range(batches):
-                    model(input_ids=ids, attention_mask=mask)
+            dt, busy = time_batches(lambda: model(input_ids=ids, attention_mask=mask), batches)
         used = torch.get_num_threads()
     finally:  # the process's own thread count (e.g. OMP_NUM_THREADS=1 beside another job) holds for what follows
         torch.set_num_threads(before)
-    dt = (w.t1 - w.t0) / batches
     return {"sequences_per_second": batch_size / dt, "seconds_per_batch": dt, "batch_size": batch_size,
-            "seq_len": seq_len, "threads": used, "other_busy_cores": w.other_cores()}
+            "seq_len": seq_len, "threads": used, "other_busy_cores": busy}
 
 
 def model_parameters(model) -> int:

@@ -73,7 +73,7 @@ def measure_models(models: dict[str, str | Path], recipe: Recipe) -> dict[str, d
     rows: dict[str, dict[str, Any]] = {}
     for label, path in models.items():
         console.print(f"measuring {label}")
-        h = read_meta(path).get("settings_hash") if Path(path).is_dir() else None
+        h = read_meta(path).get("settings_hash")  # None for a hub id or a directory monoglot did not write
         if (Path(path) / "model.onnx").is_file():  # a deployment row: onnxruntime, same batch and threads
             from . import deploy
 
@@ -111,7 +111,7 @@ def earlier_measurements(run_dir: str | Path, models: dict[str, str | Path],
         return None
     for label, path in models.items():
         r = rows[label]
-        h = read_meta(path).get("settings_hash") if Path(path).is_dir() else None
+        h = read_meta(path).get("settings_hash")  # None for a hub id or a directory monoglot did not write
         busy = (r.get("throughput") or {}).get("other_busy_cores")
         if r.get("path") != str(path) or r.get("settings_hash") != h or busy is None or busy > BUSY_CORES_WARN:
             return None
