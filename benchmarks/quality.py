@@ -22,7 +22,8 @@ It prints its wall time and the CPU model.
 
 Usage: python benchmarks/quality.py [--recipe recipes/swahili.toml] [--out out] [--data DATA_ROOT]
        [--budget demo|full] [--seeds 3] [--max-epochs N] [--max-train-examples N] [--no-random-init]
-       [--models LABEL,...] [--tasks SPEC,...] [--lr-grid LR,...] [--set KEY=VALUE ...]
+       [--models LABEL,...] [--tasks SPEC,...] [--lr-grid LR,...] [--lr-selection first-seed|seed-mean]
+       [--set KEY=VALUE ...]
 
 A finished run is reused: e.g. the Welsh recipe's full budget on SIB-200 for the teacher and the
 student only, ``--recipe recipes/welsh.toml --budget full --models teacher,student --tasks
@@ -123,14 +124,16 @@ def _subset(wanted: list[str], have: list[str], option: str, what: str) -> list[
 def full_budget(run_dir: Path, recipe, data_root=None, *, seeds: int = 3, max_epochs: int | None = None,
                 max_train_examples: int | None = None, random_init: bool = True, progress: bool = True,
                 only_models: list[str] | None = None, only_tasks: list[str] | None = None,
-                lr_grid: list[float] | None = None) -> dict:
+                lr_grid: list[float] | None = None, lr_selection: str = "first-seed") -> dict:
     """Fine-tune every model of ``run_dir`` on every fine-tunable task of ``recipe`` with the
     full budget (module docstring); results cached per (model, task) in ``run_dir/full-budget/``.
 
     ``max_epochs`` and ``max_train_examples`` cap the budget (for a smoke test only);
     ``only_models`` (labels, in this order) and ``only_tasks`` (recipe task specs) spend it on a subset.
     ``lr_grid`` replaces the small models' grid of :data:`FULL_RECIPES` for every task (teachers
-    keep theirs); the rate is still chosen on dev.
+    keep theirs); the rate is still chosen on dev, by the first seed's dev score or, with
+    ``lr_selection="seed-mean"``, by the mean dev score of every seed at every rate
+    (:mod:`monoglot.tasks.verdict`).
 
     Raises:
         SystemExit: a label or task in ``only_models``/``only_tasks`` that the run does not have.
@@ -170,6 +173,7 @@ def full_budget(run_dir: Path, recipe, data_root=None, *, seeds: int = 3, max_ep
             if "teacher" in label:  # base-size encoders: the recipe's rate, else the published one
                 grid = list(recipe.evaluate.teacher_lr_grid or [published])
             s = FinetuneSettings(epochs=min(epochs, max_epochs or epochs), lr_grid=grid, lr=grid[0], seeds=seeds,
+                                 lr_selection=lr_selection if len(grid) > 1 else "first-seed",  # one rate: the same runs, the same cache
                                  patience=PATIENCE, max_train_examples=max_train_examples,
                                  batch_size=recipe.evaluate.finetune.batch_size, max_length=recipe.evaluate.finetune.max_length,
                                  seed=recipe.evaluate.finetune.seed)
@@ -245,6 +249,9 @@ def main() -> None:
     ap.add_argument("--models", default=None, help="full budget: comma-separated model labels, in this order (default: all)")
     ap.add_argument("--tasks", default=None, help="full budget: comma-separated task specs of the recipe (default: all fine-tunable)")
     ap.add_argument("--lr-grid", default=None, help="full budget: comma-separated learning rates for the small models, chosen on dev (default: per task family)")
+    ap.add_argument("--lr-selection", choices=["first-seed", "seed-mean"], default="first-seed",
+                    help="full budget: choose the rate by the first seed's dev score (the protocol so far) or by the "
+                         "mean dev score of every seed at every rate (steadier on SIB-200's 99 dev sentences; len(grid)x the runs)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="override a recipe key as `monoglot run --set` does, e.g. --set distill.steps=2400 --set name=welsh-2400; repeatable")
     ap.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -260,12 +267,13 @@ def main() -> None:
         full = full_budget(run_dir, recipe, args.data, seeds=args.seeds, max_epochs=args.max_epochs,
                            max_train_examples=args.max_train_examples, random_init=not args.no_random_init,
                            progress=not args.quiet, only_models=args.models.split(",") if args.models else None,
-                           only_tasks=args.tasks.split(",") if args.tasks else None, lr_grid=lr_grid)
+                           only_tasks=args.tasks.split(",") if args.tasks else None, lr_grid=lr_grid,
+                           lr_selection=args.lr_selection)
         write_json_atomic(run_dir / "full-budget.json", full)  # this invocation's models and tasks; every cell is cached in full-budget/
         print("\n## Full-budget fine-tuning (primary metric on test, mean ± std over seeds; kept vs teacher)\n")
         print(full_table(full))
         print(f"\nfull budget: {full['seconds'] / 60:.1f} min; whole benchmark {(time.perf_counter() - t0) / 60:.1f} min "
-              f"on {full['cpu']}, {__import__('torch').get_num_threads()} threads; seeds {args.seeds}, "
+              f"on {full['cpu']}, {__import__('torch').get_num_threads()} threads; seeds {args.seeds}, rate by {args.lr_selection}, "
               f"epochs {'published' if args.max_epochs is None else f'<= {args.max_epochs}'}, "
               f"train {'all' if args.max_train_examples is None else f'<= {args.max_train_examples}'} examples\n")
     report = json.loads((run_dir / "report.json").read_text())

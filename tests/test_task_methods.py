@@ -80,7 +80,7 @@ def test_task_distillation_from_a_task_tuned_teacher(tiny_bert_dir, tmp_path):
     assert res["n_test"] == 40  # the saved hidden projection maps the teacher's states to the student's width
 
 
-def test_seeds_give_mean_and_std_and_the_lr_is_chosen_on_dev(tiny_bert_dir):
+def test_seeds_give_mean_and_std_and_the_lr_is_chosen_on_dev_by_first_seed_or_seed_mean(tiny_bert_dir):
     s = FinetuneSettings(**{**FAST, "epochs": 1}, seeds=2, lr_grid=[1e-6, 3e-3])
     res = evaluate(tiny_bert_dir, _toy_task(), s, progress=False)
     assert [r["seed"] for r in res["runs"]] == [42, 43]
@@ -89,6 +89,18 @@ def test_seeds_give_mean_and_std_and_the_lr_is_chosen_on_dev(tiny_bert_dir):
     assert res["std"]["macro_f1"] == pytest.approx(abs(m[0] - m[1]) / 2)
     assert set(res["lr_search"]) == {"1e-06", "0.003"}
     assert res["lr"] == max((float(k) for k in res["lr_search"]), key=lambda k: res["lr_search"][str(k)])
+
+    # seed-mean: every seed at every rate, the best mean dev score wins
+    first = res
+    res = evaluate(tiny_bert_dir, _toy_task(), s.model_copy(update={"lr_selection": "seed-mean"}), progress=False)
+    assert res["lr_selection"] == "seed-mean" and set(res["lr_search_runs"]) == {"1e-06", "0.003"}
+    for lr, runs in res["lr_search_runs"].items():
+        assert [r["seed"] for r in runs] == [42, 43]
+        assert res["lr_search"][lr] == pytest.approx(sum(r["dev_metrics"]["macro_f1"] for r in runs) / 2)
+        assert runs[0]["dev_metrics"]["macro_f1"] == pytest.approx(first["lr_search"][lr])  # seed 42: the same run either way
+    assert res["lr"] == max((float(k) for k in res["lr_search"]), key=lambda k: res["lr_search"][str(k)])
+    assert res["runs"] == res["lr_search_runs"][str(res["lr"])]
+    assert res["metrics"]["macro_f1"] == pytest.approx(sum(r["metrics"]["macro_f1"] for r in res["runs"]) / 2)
 
 
 def test_zero_shot_pairs_on_the_real_data(data):

@@ -248,7 +248,8 @@ def evaluate(models: List[str] = typer.Argument(..., help="Model directories or 
              method: str = _opt(FinetuneSettings, "method", help="full fine-tuning, lt-sft (sparse, BiStil), lora (peft, frozen body), or probe (frozen encoder, MTEB's protocol; also flores:SRC-TGT and bitext:FILE1,FILE2 tasks)."),
              epochs: int = _opt(FinetuneSettings, "epochs"),
              lr: float = _opt(FinetuneSettings, "lr"),
-             lr_grid: Optional[str] = typer.Option(None, help="Comma-separated learning rates; the best on dev (first seed) is used, e.g. 5e-5,2e-4,5e-4."),
+             lr_grid: Optional[str] = typer.Option(None, help="Comma-separated learning rates; the best on dev is used (see --lr-selection), e.g. 5e-5,2e-4,5e-4."),
+             lr_selection: str = _opt(FinetuneSettings, "lr_selection", help="How the rate is chosen on dev: first-seed (one run per rate) or seed-mean (every seed at every rate, the best mean dev score; steadier on small dev sets)."),
              seeds: int = _opt(FinetuneSettings, "seeds"),
              density: float = _opt(FinetuneSettings, "density"),
              pooling: str = _opt(FinetuneSettings, "pooling", help="What a sequence head reads: cls (the first token), mean (the mean over the tokens), or auto (mean for a directory with sentence-transformers mean pooling, such as e5 and monoglot's outputs; else cls)."),
@@ -282,7 +283,7 @@ def evaluate(models: List[str] = typer.Argument(..., help="Model directories or 
             resolve_model(teacher)
         grid = parse_lr_grid(lr_grid)
         s = FinetuneSettings(epochs=epochs, lr=lr, batch_size=batch_size, max_length=max_length, seed=seed, seeds=seeds,
-                             lr_grid=grid, method=method, density=density, pooling=pooling)
+                             lr_grid=grid, lr_selection=lr_selection, method=method, density=density, pooling=pooling)
 
         def run_model(p) -> dict:
             return {t: run_eval(p, tasks[t], s, progress=not quiet, teacher=teacher) for t in task}
