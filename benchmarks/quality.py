@@ -189,7 +189,9 @@ def full_budget(run_dir: Path, recipe, data_root=None, *, seeds: int = 3, max_ep
 
 def full_table(full: dict) -> str:
     """Markdown: per task, each model's primary test score (mean ± std over seeds), the majority
-    class, and each model's score kept vs the teacher; then the average kept ("–": not run)."""
+    class, and each model's score kept vs the teacher; then the average kept ("–": not run); below
+    the table, for every rate chosen from a grid, the dev scores it was chosen on and each seed's
+    test score."""
     models = full["models"]
     teacher = models.get("teacher", {})
     tasks = list(dict.fromkeys(t for per in models.values() for t in per))
@@ -213,6 +215,14 @@ def full_table(full: dict) -> str:
             cells.append(cell)
         cells.append(f"{100 * sum(kept) / len(kept):.1f}%" if kept else "–")
         lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    for label, per in models.items():  # the rate each model chose on dev, and what it chose from
+        for t, r in per.items():
+            if len(r.get("lr_search", {})) > 1:
+                how = "the mean dev score over the seeds" if r.get("lr_selection") == "seed-mean" else "the first seed's dev score"
+                tried = ", ".join(f"{float(k):g}: {100 * v:.1f}" for k, v in r["lr_search"].items())
+                lines.append(f"- {label}, {t}: lr {r['lr']:g}, chosen by {how} ({tried}); test per seed "
+                             + " / ".join(f"{100 * x['metrics'][r['metric']]:.1f}" for x in r["runs"]))
     return "\n".join(lines)
 
 
