@@ -68,12 +68,18 @@ def test_task_distillation_from_a_task_tuned_teacher(tiny_bert_dir, tmp_path):
     from monoglot.shrink import shrink_to_dir
 
     task = _toy_task()
-    evaluate_task(tiny_bert_dir, task, FinetuneSettings(**{**FAST, "epochs": 4}), progress=False, save_to=tmp_path / "teacher")
+    # a teacher tuned on the flipped labels: the tiny model learns the (flipped) majority class, "a"
+    flipped = TaskData("toy", "sequence", ["a", "b"], {k: [(x, "b" if y == "a" else "a") for x, y in v] for k, v in task.splits.items()})
+    evaluate_task(tiny_bert_dir, flipped, FinetuneSettings(**{**FAST, "epochs": 4}), progress=False, save_to=tmp_path / "teacher")
     student = shrink_to_dir(tiny_bert_dir, tmp_path / "student", layers=1, head_strategy="first", ffn_strategy="first",
                             measure=None, progress=False)
-    s = FinetuneSettings(**FAST, distill_alpha=0.5, distill_hidden=1.0, distill_attention=1.0)
-    res = evaluate_task(student, task, s, progress=False, teacher=tmp_path / "teacher")
-    assert res["method"] == "full+distill" and 0 <= res["metrics"]["macro_f1"] <= 1
+    s = FinetuneSettings(**FAST, distill_alpha=0.0, distill_hidden=1.0, distill_attention=1.0)
+    soft = evaluate_task(student, task, s, progress=False, teacher=tmp_path / "teacher")
+    gold = evaluate_task(student, task, s.model_copy(update={"distill_alpha": 1.0}), progress=False, teacher=tmp_path / "teacher")
+    assert soft["method"] == "full+distill"
+    majority = sum(y == "b" for _, y in task.splits["test"]) / len(task.splits["test"])
+    assert majority > 0.5 and gold["metrics"]["accuracy"] == pytest.approx(majority)  # the gold labels' majority class
+    assert soft["metrics"]["accuracy"] == pytest.approx(1 - majority)  # the teacher's soft labels alone: its class, against the gold labels
     narrow = shrink_to_dir(tiny_bert_dir, tmp_path / "narrow", layers=1, hidden=32, head_strategy="first",
                            ffn_strategy="first", hidden_strategy="truncate", measure=None, progress=False)
     res = evaluate_task(narrow, task, FinetuneSettings(**FAST, distill_hidden=1.0), progress=False, teacher=tmp_path / "teacher")
