@@ -44,16 +44,11 @@ def evaluate(model_dir: str | Path, task: str | TaskData, settings: FinetuneSett
     def dev(r: dict) -> float:
         return r["dev_metrics"][task.metric]
 
-    if settings.lr_selection == "seed-mean":
-        tried = {lr: [run(lr, s) for s in seeds] for lr in grid}
-        search = {lr: statistics.fmean(dev(r) for r in rs) for lr, rs in tried.items()}
-        lr = max(grid, key=search.__getitem__)  # ties: the first rate of the grid
-        runs = tried[lr]
-    else:
-        tried = {lr: [run(lr, seeds[0])] for lr in grid}
-        search = {lr: dev(rs[0]) for lr, rs in tried.items()}
-        lr = max(grid, key=search.__getitem__)
-        runs = tried[lr] + [run(lr, s) for s in seeds[1:]]
+    searched = seeds if settings.lr_selection == "seed-mean" else seeds[:1]  # the seeds every rate runs with
+    tried = {lr: [run(lr, s) for s in searched] for lr in grid}
+    search = {lr: statistics.fmean(dev(r) for r in rs) for lr, rs in tried.items()}
+    lr = max(grid, key=search.__getitem__)  # ties: the first rate of the grid
+    runs = tried[lr] + [run(lr, s) for s in seeds[len(searched):]]
     keys = list(runs[0]["metrics"])
     out = dict(runs[0])
     out["metrics"] = {k: statistics.fmean(r["metrics"][k] for r in runs) for k in keys}
