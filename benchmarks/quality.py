@@ -20,10 +20,15 @@ Sequence heads read each model's own pooling (``FinetuneSettings.pooling = "auto
 the tokens for e5 and every model monoglot derives from it, see :mod:`monoglot.tasks.pooling`).
 It prints its wall time and the CPU model.
 
+``--task-distill`` adds a row: the student fine-tuned with the same budget by task distillation
+(gold labels and the soft labels of the trimmed teacher fine-tuned on the task, as the teacher row
+is, with the first seed; BiStil's task phase), the way a user would build a task model from the
+student.
+
 Usage: python benchmarks/quality.py [--recipe recipes/swahili.toml] [--out out] [--data DATA_ROOT]
        [--budget demo|full] [--seeds 3] [--max-epochs N] [--max-train-examples N] [--no-random-init]
        [--models LABEL,...] [--tasks SPEC,...] [--lr-grid LR,...] [--lr-selection first-seed|seed-mean]
-       [--set KEY=VALUE ...]
+       [--task-distill] [--set KEY=VALUE ...]
 
 A finished run is reused: e.g. the Welsh recipe's full budget on SIB-200 for the teacher and the
 student only, ``--recipe recipes/welsh.toml --budget full --models teacher,student --tasks
@@ -64,6 +69,8 @@ earlier grids (SIB-200 dev macro-F1 5.8 / 27.1 / 60.1 at 1e-5 / 5e-5 / 2e-4; UPO
 2,400-step students with mean-pooled heads, SIB-200 dev macro-F1 at 1e-3 was 60.1 against 68.6 at
 5e-4 (Swahili) and 43.1 against 71.1 at 2e-4 (Welsh)."""
 PATIENCE = 3
+TASK_DISTILLED = "task-distilled student"
+"""The label of the student fine-tuned by task distillation (``--task-distill``)."""
 
 
 def cpu_model() -> str:
@@ -124,7 +131,7 @@ def _subset(wanted: list[str], have: list[str], option: str, what: str) -> list[
 def full_budget(run_dir: Path, recipe, data_root=None, *, seeds: int = 3, max_epochs: int | None = None,
                 max_train_examples: int | None = None, random_init: bool = True, progress: bool = True,
                 only_models: list[str] | None = None, only_tasks: list[str] | None = None,
-                lr_grid: list[float] | None = None, lr_selection: str = "first-seed") -> dict:
+                lr_grid: list[float] | None = None, lr_selection: str = "first-seed", task_distill: bool = False) -> dict:
     """Fine-tune every model of ``run_dir`` on every fine-tunable task of ``recipe`` with the
     full budget (module docstring); results cached per (model, task) in ``run_dir/full-budget/``.
 
@@ -133,7 +140,10 @@ def full_budget(run_dir: Path, recipe, data_root=None, *, seeds: int = 3, max_ep
     ``lr_grid`` replaces the small models' grid of :data:`FULL_RECIPES` for every task (teachers
     keep theirs); the rate is still chosen on dev, by the first seed's dev score or, with
     ``lr_selection="seed-mean"``, by the mean dev score of every seed at every rate
-    (:mod:`monoglot.tasks.verdict`).
+    (:mod:`monoglot.tasks.verdict`). ``task_distill`` adds the row ``task-distilled student``: the
+    student fine-tuned with the same budget on the gold labels and the soft labels of the trimmed
+    teacher fine-tuned on the task (:func:`task_teacher`; BiStil's task phase, Ansell et al. 2023,
+    sec. 3.3; TinyBERT's task-specific distillation, Jiao et al. 2020, sec. 3.2).
 
     Raises:
         SystemExit: a label or task in ``only_models``/``only_tasks`` that the run does not have.
@@ -153,6 +163,8 @@ def full_budget(run_dir: Path, recipe, data_root=None, *, seeds: int = 3, max_ep
     root = resolve_root(data_root)
     models = {"teacher": Path(resolve_model(recipe.teacher)), "trimmed teacher": run_dir / "trimmed",
               "student-init": run_dir / "student-init", "student": run_dir / "student"}
+    if task_distill:
+        models[TASK_DISTILLED] = run_dir / "student"
     if random_init and (only_models is None or "student from random init" in only_models):
         models["student from random init"] = random_init_student(run_dir, recipe, root, progress=progress)
     if only_models is not None:
@@ -177,14 +189,55 @@ def full_budget(run_dir: Path, recipe, data_root=None, *, seeds: int = 3, max_ep
                                  patience=PATIENCE, max_train_examples=max_train_examples,
                                  batch_size=recipe.evaluate.finetune.batch_size, max_length=recipe.evaluate.finetune.max_length,
                                  seed=recipe.evaluate.finetune.seed)
-            key = settings_hash("full-budget", cache.recorded(path) or str(path), spec, s.model_dump())
+            teacher = None
+            if label == TASK_DISTILLED:  # the task teacher fine-tunes as the teacher row does, with the first seed
+                t_grid = list(recipe.evaluate.teacher_lr_grid or [FULL_RECIPES[spec.split("->")[0].split(":")[0]][1]])
+                teacher = task_teacher(run_dir, spec, s.model_copy(update={"lr_grid": t_grid, "lr": t_grid[0], "seeds": 1, "lr_selection": "first-seed"}),
+                                       root, progress=progress)
+            key = settings_hash("full-budget", cache.recorded(path) or str(path), spec, s.model_dump(),
+                                *([cache.recorded(teacher)] if teacher else []))
             f = out_dir / f"{label.replace(' ', '-')}__{spec.replace(':', '-').replace('/', '_')}.json"
             res = cache.lookup(f, key)
             if res is None:
                 print(f"fine-tuning {label} on {spec} ({s.epochs} epochs max, lr grid {grid}, {seeds} seeds)", flush=True)
-                res = cache.store(f, key, evaluate(str(path), spec, s, data_root=root, progress=progress))
+                res = cache.store(f, key, evaluate(str(path), spec, s, data_root=root, progress=progress, teacher=teacher))
             results.setdefault(label, {})[spec] = res
     return {"models": results, "seconds": time.perf_counter() - t0, "cpu": cpu_model()}
+
+
+def task_teacher(run_dir: Path, spec: str, settings, data_root, progress: bool = True) -> Path:
+    """The trimmed teacher (it shares the student's tokenizer) fine-tuned on ``spec`` with
+    ``settings`` (one seed; the rate of ``settings.lr_grid`` with the best dev score), saved as a
+    task model in ``run_dir/task-teachers/``: the soft labels of task distillation. Cached by the
+    trimmed teacher's settings hash, the task and the settings.
+
+    Returns:
+        the task model's directory (``config.classifier_pooling`` records its pooling).
+    """
+    from monoglot import cache
+    from monoglot.artifacts import settings_hash
+    from monoglot.tasks.finetune import evaluate_task
+
+    trimmed = run_dir / "trimmed"
+    out = run_dir / "task-teachers" / spec.replace(":", "-").replace("/", "_").replace(">", "")
+    key = settings_hash("task-teacher", cache.recorded(trimmed) or str(trimmed), spec, settings.model_dump())
+    if out.is_dir() and cache.recorded(out) == key:
+        return out
+    print(f"fine-tuning the task teacher (the trimmed teacher) on {spec} (lr grid {settings.lr_grid}, seed {settings.seed})", flush=True)
+    tmp = out.with_name(out.name + ".tmp")
+    best = None
+    for lr in settings.lr_grid:
+        shutil.rmtree(tmp / str(lr), ignore_errors=True)
+        r = evaluate_task(trimmed, spec, settings.model_copy(update={"lr": lr}), data_root=data_root, progress=progress,
+                          save_to=tmp / str(lr))
+        if best is None or r["dev_metrics"][r["metric"]] > best[1]:
+            best = (lr, r["dev_metrics"][r["metric"]], r)
+    shutil.rmtree(out, ignore_errors=True)
+    (tmp / str(best[0])).rename(out)
+    shutil.rmtree(tmp, ignore_errors=True)
+    write_json_atomic(out / "task-result.json", best[2])
+    cache.mark(out, key)
+    return out
 
 
 def full_table(full: dict) -> str:
@@ -262,6 +315,9 @@ def main() -> None:
     ap.add_argument("--lr-selection", choices=["first-seed", "seed-mean"], default="first-seed",
                     help="full budget: choose the rate by the first seed's dev score (the protocol so far) or by the "
                          "mean dev score of every seed at every rate (steadier on SIB-200's 99 dev sentences; len(grid)x the runs)")
+    ap.add_argument("--task-distill", action="store_true",
+                    help="full budget: also fine-tune the student by task distillation from the trimmed teacher tuned on each "
+                         "task (label 'task-distilled student'; BiStil's task phase)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="override a recipe key as `monoglot run --set` does, e.g. --set distill.steps=2400 --set name=welsh-2400; repeatable")
     ap.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -278,7 +334,7 @@ def main() -> None:
                            max_train_examples=args.max_train_examples, random_init=not args.no_random_init,
                            progress=not args.quiet, only_models=args.models.split(",") if args.models else None,
                            only_tasks=args.tasks.split(",") if args.tasks else None, lr_grid=lr_grid,
-                           lr_selection=args.lr_selection)
+                           lr_selection=args.lr_selection, task_distill=args.task_distill)
         write_json_atomic(run_dir / "full-budget.json", full)  # this invocation's models and tasks; every cell is cached in full-budget/
         print("\n## Full-budget fine-tuning (primary metric on test, mean ± std over seeds; kept vs teacher)\n")
         print(full_table(full))

@@ -1,0 +1,63 @@
+"""benchmarks/quality.py's task teacher for task distillation, on a tiny random-initialised BERT
+standing in for the trimmed teacher (fast)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from conftest import make_tiny, write_task_files
+from monoglot.tasks import FinetuneSettings, evaluate_task
+
+WORDS = "habari ya asubuhi rafiki yangu serikali tanzania mpango mpya elimu shule msingi watoto wanacheza mpira".split()
+
+
+def _quality():
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "quality.py"
+    spec = importlib.util.spec_from_file_location("quality_benchmark", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _sib_like_task(root: Path) -> str:
+    """A SIB-200-format task 'sib200:xx_Latn': label 'a' when the sentence holds 'shule', else 'b'."""
+    rng = random.Random(0)
+
+    def rows(n: int) -> str:
+        out = "index_id\tcategory\ttext\n"
+        for i in range(n):
+            words = rng.sample(WORDS, 5)
+            out += f"{i}\t{'a' if 'shule' in words else 'b'}\t{' '.join(words)}\n"
+        return out
+
+    write_task_files(root, "sib200", "xx_Latn", {"train.tsv": rows(120), "dev.tsv": rows(40), "test.tsv": rows(40),
+                                                 "labels.txt": "a\nb\n"})
+    return "sib200:xx_Latn"
+
+
+def test_the_task_teacher_is_the_trimmed_teacher_tuned_at_the_rate_best_on_dev_and_is_cached(tmp_path):
+    quality = _quality()
+    run = tmp_path / "run"
+    make_tiny(run / "trimmed", "bert", layers=2)
+    spec = _sib_like_task(tmp_path)
+    s = FinetuneSettings(epochs=2, batch_size=16, max_length=16, lr_grid=[1e-6, 3e-3])
+
+    out = quality.task_teacher(run, spec, s, tmp_path, progress=False)
+    dev = {lr: evaluate_task(run / "trimmed", spec, s.model_copy(update={"lr": lr}), data_root=tmp_path,
+                             progress=False)["dev_metrics"]["macro_f1"] for lr in s.lr_grid}
+    best = max(s.lr_grid, key=dev.__getitem__)
+    kept = json.loads((out / "task-result.json").read_text())
+    assert kept["settings"]["lr"] == best and kept["dev_metrics"]["macro_f1"] == pytest.approx(dev[best])
+    assert len(json.loads((out / "config.json").read_text())["id2label"]) == 2
+    assert not list(out.parent.glob("*.tmp"))  # the other rates' models are gone
+
+    weights = (out / "model.safetensors").stat().st_mtime_ns
+    assert quality.task_teacher(run, spec, s, tmp_path, progress=False) == out
+    assert (out / "model.safetensors").stat().st_mtime_ns == weights  # the same settings: not tuned again
+    quality.task_teacher(run, spec, s.model_copy(update={"seed": 7}), tmp_path, progress=False)
+    assert (out / "model.safetensors").stat().st_mtime_ns != weights  # other settings: tuned again
