@@ -80,6 +80,16 @@ def test_task_distillation_from_a_task_tuned_teacher(tiny_bert_dir, tmp_path):
     majority = sum(y == "b" for _, y in task.splits["test"]) / len(task.splits["test"])
     assert majority > 0.5 and gold["metrics"]["accuracy"] == pytest.approx(majority)  # the gold labels' majority class
     assert soft["metrics"]["accuracy"] == pytest.approx(1 - majority)  # the teacher's soft labels alone: its class, against the gold labels
+
+    # logits only: the frozen teacher runs once per distinct training example, not once per epoch
+    from monoglot.tasks.task_distill import load_task_teacher
+
+    teacher, rows = load_task_teacher(tmp_path / "teacher"), []
+    teacher.register_forward_hook(lambda m, args, kwargs, out: rows.append(len(kwargs["input_ids"])), with_kwargs=True)
+    s3 = FinetuneSettings(**{**FAST, "epochs": 3}, distill_alpha=0.0)
+    again = evaluate_task(student, task, s3, progress=False, teacher=teacher)
+    assert sum(rows) == len({x for x, _ in task.splits["train"]}) and len(rows) < 3 * 120 / 16
+    assert again["metrics"]["accuracy"] == pytest.approx(1 - majority)
     narrow = shrink_to_dir(tiny_bert_dir, tmp_path / "narrow", layers=1, hidden=32, head_strategy="first",
                            ffn_strategy="first", hidden_strategy="truncate", measure=None, progress=False)
     res = evaluate_task(narrow, task, FinetuneSettings(**FAST, distill_hidden=1.0), progress=False, teacher=tmp_path / "teacher")

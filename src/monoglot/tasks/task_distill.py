@@ -7,7 +7,9 @@ sec. 3.2; BiStil's task phase, Ansell et al. 2023, sec. 3.3):
     + w_h * hidden-state MSE over the layer map + w_a * last-layer attention KL
 
 Soft labels are taken where gold labels are (every example; for token tasks the first sub-word of
-each word). The hidden-state loss needs the student's hidden size to equal the teacher's, or the
+each word). Without the hidden-state and attention losses the teacher's logits are computed once
+per distinct example and reused in later epochs: the frozen teacher's forward pass, several times
+the student's training step, is paid in the first epoch only. The hidden-state loss needs the student's hidden size to equal the teacher's, or the
 fixed basis ``shrink`` saved with the student (then the teacher's states are projected on it).
 """
 
@@ -57,15 +59,38 @@ def task_distillation_loss(teacher, student, settings, student_dir: str | Path |
     kept = read_meta(student_dir).get("stats", {}).get("layers_kept") if student_dir else None
     layer_map = default_layer_map(Lt, Ls, kept)
     need_states = settings.distill_hidden > 0 or settings.distill_attention > 0
+    seen: dict[bytes, torch.Tensor] = {}  # an example's token ids -> the teacher's logits for it
+
+    def teacher_logits(ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The frozen teacher's logits, [B, C] (sequence) or [B, L, C] (token; zeros on padding),
+        computed once per distinct example (the teacher is in eval mode: no dropout) and then
+        reused in every epoch, so only the first epoch pays the teacher's forward pass."""
+        keys = [ids[i, mask[i].bool()].numpy().tobytes() for i in range(len(ids))]
+        if not all(k in seen for k in keys):
+            with torch.inference_mode():
+                logits = teacher(input_ids=ids, attention_mask=mask).logits
+            for i, k in enumerate(keys):  # outside inference mode: the clones are ordinary tensors
+                seen[k] = logits[i, : int(mask[i].sum())].clone() if logits.dim() == 3 else logits[i].clone()
+        rows = [seen[k] for k in keys]
+        if rows[0].dim() == 1:
+            return torch.stack(rows)
+        padded = rows[0].new_zeros(len(rows), ids.shape[1], rows[0].shape[-1])  # right padding (collate)
+        for i, r in enumerate(rows):
+            padded[i, : len(r)] = r
+        return padded
 
     def loss(model, b: dict) -> torch.Tensor:
         ids, mask = b["input_ids"], b["attention_mask"]
         out = model(**b, output_hidden_states=need_states)
-        with torch.inference_mode():
-            t_out = teacher(input_ids=ids, attention_mask=mask, output_hidden_states=need_states)
+        if need_states:
+            with torch.inference_mode():
+                t_out = teacher(input_ids=ids, attention_mask=mask, output_hidden_states=True)
+            all_logits = t_out.logits
+        else:
+            all_logits = teacher_logits(ids, mask)
         sel = b["labels"] != -100
         s_logits = out.logits[sel] if sel.dim() == 2 else out.logits
-        t_logits = t_out.logits[sel] if sel.dim() == 2 else t_out.logits
+        t_logits = all_logits[sel] if sel.dim() == 2 else all_logits
         total = a * out.loss + (1 - a) * L.logit_kl(s_logits, t_logits.clone(), T)
         if settings.distill_hidden > 0:
             th = [t_out.hidden_states[i] @ basis if basis is not None else t_out.hidden_states[i] for i in layer_map]
