@@ -20,15 +20,15 @@ Sequence heads read each model's own pooling (``FinetuneSettings.pooling = "auto
 the tokens for e5 and every model monoglot derives from it, see :mod:`monoglot.tasks.pooling`).
 It prints its wall time and the CPU model.
 
-``--task-distill`` adds a row: the student fine-tuned with the same budget by task distillation
-(gold labels and the soft labels of the trimmed teacher fine-tuned on the task, as the teacher row
-is, with the first seed; BiStil's task phase), the way a user would build a task model from the
-student.
+``--task-distill ALPHA,...`` adds a row per weight ALPHA of the gold labels: the student
+fine-tuned with the same budget by task distillation (ALPHA x gold cross-entropy + (1 - ALPHA) x
+the soft labels of the trimmed teacher fine-tuned on the task, as the teacher row is, with the
+first seed; BiStil's task phase), the way a user would build a task model from the student.
 
 Usage: python benchmarks/quality.py [--recipe recipes/swahili.toml] [--out out] [--data DATA_ROOT]
        [--budget demo|full] [--seeds 3] [--max-epochs N] [--max-train-examples N] [--no-random-init]
        [--models LABEL,...] [--tasks SPEC,...] [--lr-grid LR,...] [--lr-selection first-seed|seed-mean]
-       [--task-distill] [--set KEY=VALUE ...]
+       [--task-distill ALPHA,...] [--set KEY=VALUE ...]
 
 A finished run is reused: e.g. the Welsh recipe's full budget on SIB-200 for the teacher and the
 student only, ``--recipe recipes/welsh.toml --budget full --models teacher,student --tasks
@@ -41,6 +41,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import re
 import shutil
 import subprocess
 import time
@@ -69,8 +70,8 @@ earlier grids (SIB-200 dev macro-F1 5.8 / 27.1 / 60.1 at 1e-5 / 5e-5 / 2e-4; UPO
 2,400-step students with mean-pooled heads, SIB-200 dev macro-F1 at 1e-3 was 60.1 against 68.6 at
 5e-4 (Swahili) and 43.1 against 71.1 at 2e-4 (Welsh)."""
 PATIENCE = 3
-TASK_DISTILLED = "task-distilled student"
-"""The label of the student fine-tuned by task distillation (``--task-distill``)."""
+TASK_DISTILLED = "task-distilled student (alpha {alpha:g})"
+"""The label of the student fine-tuned by task distillation (``--task-distill``), per gold-label weight."""
 
 
 def cpu_model() -> str:
@@ -131,7 +132,7 @@ def _subset(wanted: list[str], have: list[str], option: str, what: str) -> list[
 def full_budget(run_dir: Path, recipe, data_root=None, *, seeds: int = 3, max_epochs: int | None = None,
                 max_train_examples: int | None = None, random_init: bool = True, progress: bool = True,
                 only_models: list[str] | None = None, only_tasks: list[str] | None = None,
-                lr_grid: list[float] | None = None, lr_selection: str = "first-seed", task_distill: bool = False) -> dict:
+                lr_grid: list[float] | None = None, lr_selection: str = "first-seed", task_distill: list[float] | None = None) -> dict:
     """Fine-tune every model of ``run_dir`` on every fine-tunable task of ``recipe`` with the
     full budget (module docstring); results cached per (model, task) in ``run_dir/full-budget/``.
 
@@ -140,9 +141,9 @@ def full_budget(run_dir: Path, recipe, data_root=None, *, seeds: int = 3, max_ep
     ``lr_grid`` replaces the small models' grid of :data:`FULL_RECIPES` for every task (teachers
     keep theirs); the rate is still chosen on dev, by the first seed's dev score or, with
     ``lr_selection="seed-mean"``, by the mean dev score of every seed at every rate
-    (:mod:`monoglot.tasks.verdict`). ``task_distill`` adds the row ``task-distilled student``: the
-    student fine-tuned with the same budget on the gold labels and the soft labels of the trimmed
-    teacher fine-tuned on the task (:func:`task_teacher`; BiStil's task phase, Ansell et al. 2023,
+    (:mod:`monoglot.tasks.verdict`). ``task_distill`` (gold-label weights alpha) adds the rows ``task-distilled
+    student (alpha A)``: the student fine-tuned with the same budget on the gold labels (weight A)
+    and the soft labels (1 - A) of the trimmed teacher fine-tuned on the task (:func:`task_teacher`; BiStil's task phase, Ansell et al. 2023,
     sec. 3.3; TinyBERT's task-specific distillation, Jiao et al. 2020, sec. 3.2).
 
     Raises:
@@ -163,8 +164,8 @@ def full_budget(run_dir: Path, recipe, data_root=None, *, seeds: int = 3, max_ep
     root = resolve_root(data_root)
     models = {"teacher": Path(resolve_model(recipe.teacher)), "trimmed teacher": run_dir / "trimmed",
               "student-init": run_dir / "student-init", "student": run_dir / "student"}
-    if task_distill:
-        models[TASK_DISTILLED] = run_dir / "student"
+    alphas = {TASK_DISTILLED.format(alpha=a): a for a in task_distill or []}
+    models.update({label: run_dir / "student" for label in alphas})
     if random_init and (only_models is None or "student from random init" in only_models):
         models["student from random init"] = random_init_student(run_dir, recipe, root, progress=progress)
     if only_models is not None:
@@ -190,13 +191,15 @@ def full_budget(run_dir: Path, recipe, data_root=None, *, seeds: int = 3, max_ep
                                  batch_size=recipe.evaluate.finetune.batch_size, max_length=recipe.evaluate.finetune.max_length,
                                  seed=recipe.evaluate.finetune.seed)
             teacher = None
-            if label == TASK_DISTILLED:  # the task teacher fine-tunes as the teacher row does, with the first seed
+            if label in alphas:  # the task teacher fine-tunes as the teacher row does, with the first seed
                 t_grid = list(recipe.evaluate.teacher_lr_grid or [FULL_RECIPES[spec.split("->")[0].split(":")[0]][1]])
                 teacher = task_teacher(run_dir, spec, s.model_copy(update={"lr_grid": t_grid, "lr": t_grid[0], "seeds": 1, "lr_selection": "first-seed"}),
                                        root, progress=progress)
+                s = s.model_copy(update={"distill_alpha": alphas[label]})
             key = settings_hash("full-budget", cache.recorded(path) or str(path), spec, s.model_dump(),
                                 *([cache.recorded(teacher)] if teacher else []))
-            f = out_dir / f"{label.replace(' ', '-')}__{spec.replace(':', '-').replace('/', '_')}.json"
+            slug = re.sub(r"[^\w.-]+", "-", label).strip("-")  # "student from random init" -> student-from-random-init
+            f = out_dir / f"{slug}__{spec.replace(':', '-').replace('/', '_')}.json"
             res = cache.lookup(f, key)
             if res is None:
                 print(f"fine-tuning {label} on {spec} ({s.epochs} epochs max, lr grid {grid}, {seeds} seeds)", flush=True)
@@ -315,9 +318,10 @@ def main() -> None:
     ap.add_argument("--lr-selection", choices=["first-seed", "seed-mean"], default="first-seed",
                     help="full budget: choose the rate by the first seed's dev score (the protocol so far) or by the "
                          "mean dev score of every seed at every rate (steadier on SIB-200's 99 dev sentences; len(grid)x the runs)")
-    ap.add_argument("--task-distill", action="store_true",
+    ap.add_argument("--task-distill", default=None, metavar="ALPHA,...",
                     help="full budget: also fine-tune the student by task distillation from the trimmed teacher tuned on each "
-                         "task (label 'task-distilled student'; BiStil's task phase)")
+                         "task, one row per weight ALPHA of the gold labels (1 - ALPHA on the soft labels), e.g. 0.5,0; "
+                         "BiStil's task phase")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="override a recipe key as `monoglot run --set` does, e.g. --set distill.steps=2400 --set name=welsh-2400; repeatable")
     ap.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -334,7 +338,7 @@ def main() -> None:
                            max_train_examples=args.max_train_examples, random_init=not args.no_random_init,
                            progress=not args.quiet, only_models=args.models.split(",") if args.models else None,
                            only_tasks=args.tasks.split(",") if args.tasks else None, lr_grid=lr_grid,
-                           lr_selection=args.lr_selection, task_distill=args.task_distill)
+                           lr_selection=args.lr_selection, task_distill=parse_lr_grid(args.task_distill) or None)
         write_json_atomic(run_dir / "full-budget.json", full)  # this invocation's models and tasks; every cell is cached in full-budget/
         print("\n## Full-budget fine-tuning (primary metric on test, mean ± std over seeds; kept vs teacher)\n")
         print(full_table(full))
