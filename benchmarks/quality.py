@@ -141,10 +141,11 @@ def full_budget(run_dir: Path, recipe, data_root=None, *, seeds: int = 3, max_ep
     ``lr_grid`` replaces the small models' grid of :data:`FULL_RECIPES` for every task (teachers
     keep theirs); the rate is still chosen on dev, by the first seed's dev score or, with
     ``lr_selection="seed-mean"``, by the mean dev score of every seed at every rate
-    (:mod:`monoglot.tasks.verdict`). ``task_distill`` (gold-label weights alpha) adds the rows ``task-distilled
-    student (alpha A)``: the student fine-tuned with the same budget on the gold labels (weight A)
-    and the soft labels (1 - A) of the trimmed teacher fine-tuned on the task (:func:`task_teacher`; BiStil's task phase, Ansell et al. 2023,
-    sec. 3.3; TinyBERT's task-specific distillation, Jiao et al. 2020, sec. 3.2).
+    (:mod:`monoglot.tasks.verdict`). ``task_distill`` (gold-label weights A) adds the rows
+    ``task-distilled student (alpha A)``: the student fine-tuned with the same budget on the gold
+    labels (weight A) and the soft labels (1 - A) of the trimmed teacher fine-tuned on the task
+    (:func:`task_teacher`; BiStil's task phase, Ansell et al. 2023, sec. 3.3; TinyBERT's
+    task-specific distillation, Jiao et al. 2020, sec. 3.2).
 
     Raises:
         SystemExit: a label or task in ``only_models``/``only_tasks`` that the run does not have.

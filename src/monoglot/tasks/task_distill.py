@@ -9,8 +9,9 @@ sec. 3.2; BiStil's task phase, Ansell et al. 2023, sec. 3.3):
 Soft labels are taken where gold labels are (every example; for token tasks the first sub-word of
 each word). Without the hidden-state and attention losses the teacher's logits are computed once
 per distinct example and reused in later epochs: the frozen teacher's forward pass, several times
-the student's training step, is paid in the first epoch only. The hidden-state loss needs the student's hidden size to equal the teacher's, or the
-fixed basis ``shrink`` saved with the student (then the teacher's states are projected on it).
+the student's training step, is paid in the first epoch only. The hidden-state loss needs the
+student's hidden size to equal the teacher's, or the fixed basis ``shrink`` saved with the student
+(then the teacher's states are projected on it).
 """
 
 from __future__ import annotations
