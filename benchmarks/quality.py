@@ -183,9 +183,8 @@ def full_budget(run_dir: Path, recipe, data_root=None, *, seeds: int = 3, max_ep
     for label, path in models.items():
         for spec in tasks:
             epochs, published, grid = FULL_RECIPES[spec.split("->")[0].split(":")[0]]
-            grid = list(lr_grid or grid)
-            if "teacher" in label:  # base-size encoders: the recipe's rate, else the published one
-                grid = list(recipe.evaluate.teacher_lr_grid or [published])
+            teacher_grid = list(recipe.evaluate.teacher_lr_grid or [published])  # base-size encoders: the recipe's rate, else the published one
+            grid = teacher_grid if "teacher" in label else list(lr_grid or grid)
             s = FinetuneSettings(epochs=min(epochs, max_epochs or epochs), lr_grid=grid, lr=grid[0], seeds=seeds,
                                  lr_selection=lr_selection if len(grid) > 1 else "first-seed",  # one rate: the same runs, the same cache
                                  patience=PATIENCE, max_train_examples=max_train_examples,
@@ -193,20 +192,25 @@ def full_budget(run_dir: Path, recipe, data_root=None, *, seeds: int = 3, max_ep
                                  seed=recipe.evaluate.finetune.seed)
             teacher = None
             if label in alphas:  # the task teacher fine-tunes as the teacher row does, with the first seed
-                t_grid = list(recipe.evaluate.teacher_lr_grid or [FULL_RECIPES[spec.split("->")[0].split(":")[0]][1]])
-                teacher = task_teacher(run_dir, spec, s.model_copy(update={"lr_grid": t_grid, "lr": t_grid[0], "seeds": 1, "lr_selection": "first-seed"}),
+                teacher = task_teacher(run_dir, spec, s.model_copy(update={"lr_grid": teacher_grid, "lr": teacher_grid[0], "seeds": 1,
+                                                                           "lr_selection": "first-seed"}),
                                        root, progress=progress)
                 s = s.model_copy(update={"distill_alpha": alphas[label]})
             key = settings_hash("full-budget", cache.recorded(path) or str(path), spec, s.model_dump(),
                                 *([cache.recorded(teacher)] if teacher else []))
             slug = re.sub(r"[^\w.-]+", "-", label).strip("-")  # "student from random init" -> student-from-random-init
-            f = out_dir / f"{slug}__{spec.replace(':', '-').replace('/', '_')}.json"
+            f = out_dir / f"{slug}__{_spec_slug(spec)}.json"
             res = cache.lookup(f, key)
             if res is None:
                 print(f"fine-tuning {label} on {spec} ({s.epochs} epochs max, lr grid {grid}, {seeds} seeds)", flush=True)
                 res = cache.store(f, key, evaluate(str(path), spec, s, data_root=root, progress=progress, teacher=teacher))
             results.setdefault(label, {})[spec] = res
     return {"models": results, "seconds": time.perf_counter() - t0, "cpu": cpu_model()}
+
+
+def _spec_slug(spec: str) -> str:
+    """A task spec as a file name: ``sib200:swh_Latn`` -> ``sib200-swh_Latn``."""
+    return spec.replace(":", "-").replace("/", "_")
 
 
 def task_teacher(run_dir: Path, spec: str, settings, data_root, progress: bool = True) -> Path:
@@ -223,7 +227,7 @@ def task_teacher(run_dir: Path, spec: str, settings, data_root, progress: bool =
     from monoglot.tasks.finetune import evaluate_task
 
     trimmed = run_dir / "trimmed"
-    out = run_dir / "task-teachers" / spec.replace(":", "-").replace("/", "_").replace(">", "")
+    out = run_dir / "task-teachers" / _spec_slug(spec)
     key = settings_hash("task-teacher", cache.recorded(trimmed) or str(trimmed), spec, settings.model_dump())
     if out.is_dir() and cache.recorded(out) == key:
         return out

@@ -25,6 +25,25 @@ SWAHILI = [
     "Watoto wanacheza mpira uwanjani baada ya shule.",
 ]
 
+TOY_WORDS = "habari ya asubuhi rafiki yangu serikali tanzania mpango mpya elimu shule msingi watoto wanacheza mpira".split()
+
+
+def toy_task(n: int = 120, seed: int = 0):
+    """A two-label sequence task (TaskData 'toy'; n train, 40 dev, 40 test sentences of 5 words):
+    label 'a' when the sentence contains 'shule', else 'b' (learnable from one word)."""
+    import random
+
+    from monoglot.tasks import TaskData
+
+    rng = random.Random(seed)
+
+    def ex():
+        words = rng.sample(TOY_WORDS, 5)
+        return " ".join(words), "a" if "shule" in words else "b"
+
+    return TaskData("toy", "sequence", ["a", "b"], {"train": [ex() for _ in range(n)], "dev": [ex() for _ in range(40)],
+                                                      "test": [ex() for _ in range(40)]})
+
 
 def data_root_or_skip() -> Path:
     from monoglot.paths import data_root

@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import random
 from pathlib import Path
 
 import pytest
 
-from conftest import make_tiny, write_task_files
+from conftest import make_tiny, toy_task, write_task_files
 from monoglot.tasks import FinetuneSettings, evaluate_task
-
-WORDS = "habari ya asubuhi rafiki yangu serikali tanzania mpango mpya elimu shule msingi watoto wanacheza mpira".split()
 
 
 def _quality():
@@ -25,18 +22,13 @@ def _quality():
 
 
 def _sib_like_task(root: Path) -> str:
-    """A SIB-200-format task 'sib200:xx_Latn': label 'a' when the sentence holds 'shule', else 'b'."""
-    rng = random.Random(0)
+    """conftest's toy task in SIB-200's format, as the task 'sib200:xx_Latn'."""
 
-    def rows(n: int) -> str:
-        out = "index_id\tcategory\ttext\n"
-        for i in range(n):
-            words = rng.sample(WORDS, 5)
-            out += f"{i}\t{'a' if 'shule' in words else 'b'}\t{' '.join(words)}\n"
-        return out
+    def tsv(examples) -> str:
+        return "index_id\tcategory\ttext\n" + "".join(f"{i}\t{y}\t{x}\n" for i, (x, y) in enumerate(examples))
 
-    write_task_files(root, "sib200", "xx_Latn", {"train.tsv": rows(120), "dev.tsv": rows(40), "test.tsv": rows(40),
-                                                 "labels.txt": "a\nb\n"})
+    write_task_files(root, "sib200", "xx_Latn", {f"{k}.tsv": tsv(v) for k, v in toy_task().splits.items()}
+                     | {"labels.txt": "a\nb\n"})
     return "sib200:xx_Latn"
 
 

@@ -4,30 +4,14 @@ the real data."""
 
 from __future__ import annotations
 
-import random
 
 import pytest
 import torch
 from safetensors.torch import load_file
 
-from conftest import make_tiny
+from conftest import make_tiny, toy_task
 from monoglot.errors import BadInput
 from monoglot.tasks import FinetuneSettings, TaskData, evaluate, evaluate_task, load_task
-
-WORDS = "habari ya asubuhi rafiki yangu serikali tanzania mpango mpya elimu shule msingi watoto wanacheza mpira".split()
-
-
-def _toy_task(n: int = 120, seed: int = 0) -> TaskData:
-    """Label 'a' when the sentence contains 'shule', else 'b' (learnable from one word)."""
-    rng = random.Random(seed)
-
-    def ex():
-        words = rng.sample(WORDS, 5)
-        return " ".join(words), "a" if "shule" in words else "b"
-
-    return TaskData("toy", "sequence", ["a", "b"], {"train": [ex() for _ in range(n)], "dev": [ex() for _ in range(40)],
-                                                      "test": [ex() for _ in range(40)]})
-
 
 FAST = dict(epochs=2, batch_size=16, lr=1e-3, max_length=16)
 
@@ -39,7 +23,7 @@ def tiny_bert_dir(tmp_path_factory):
 
 def test_lt_sft_keeps_exactly_the_density_and_resets_the_rest(tiny_bert_dir, tmp_path):
     s = FinetuneSettings(**FAST, method="lt-sft", density=0.05, freeze_embeddings=True)
-    res = evaluate_task(tiny_bert_dir, _toy_task(), s, progress=False, save_to=tmp_path / "tuned")
+    res = evaluate_task(tiny_bert_dir, toy_task(), s, progress=False, save_to=tmp_path / "tuned")
     info = res["lt_sft"]
     before = load_file(str(tiny_bert_dir / "model.safetensors"))
     after = load_file(str(tmp_path / "tuned" / "model.safetensors"))
@@ -55,7 +39,7 @@ def test_lora_trains_and_merges_into_a_plain_model(tiny_bert_dir, tmp_path):
     from transformers import AutoModelForSequenceClassification
 
     s = FinetuneSettings(**{**FAST, "lr": 5e-3}, method="lora", lora_rank=4)
-    res = evaluate_task(tiny_bert_dir, _toy_task(), s, progress=False, save_to=tmp_path / "tuned")
+    res = evaluate_task(tiny_bert_dir, toy_task(), s, progress=False, save_to=tmp_path / "tuned")
     assert res["method"] == "lora"
     m = AutoModelForSequenceClassification.from_pretrained(tmp_path / "tuned")
     assert not any("lora" in n for n, _ in m.named_parameters())
@@ -67,7 +51,7 @@ def test_lora_trains_and_merges_into_a_plain_model(tiny_bert_dir, tmp_path):
 def test_task_distillation_from_a_task_tuned_teacher(tiny_bert_dir, tmp_path):
     from monoglot.shrink import shrink_to_dir
 
-    task = _toy_task()
+    task = toy_task()
     # a teacher tuned on the flipped labels: the tiny model learns the (flipped) majority class, "a"
     flipped = TaskData("toy", "sequence", ["a", "b"], {k: [(x, "b" if y == "a" else "a") for x, y in v] for k, v in task.splits.items()})
     evaluate_task(tiny_bert_dir, flipped, FinetuneSettings(**{**FAST, "epochs": 4}), progress=False, save_to=tmp_path / "teacher")
@@ -98,7 +82,7 @@ def test_task_distillation_from_a_task_tuned_teacher(tiny_bert_dir, tmp_path):
 
 def test_seeds_give_mean_and_std_and_the_lr_is_chosen_on_dev_by_first_seed_or_seed_mean(tiny_bert_dir):
     s = FinetuneSettings(**{**FAST, "epochs": 1}, seeds=2, lr_grid=[1e-6, 3e-3])
-    res = evaluate(tiny_bert_dir, _toy_task(), s, progress=False)
+    res = evaluate(tiny_bert_dir, toy_task(), s, progress=False)
     assert [r["seed"] for r in res["runs"]] == [42, 43]
     m = [r["metrics"]["macro_f1"] for r in res["runs"]]
     assert res["metrics"]["macro_f1"] == pytest.approx(sum(m) / 2)
@@ -108,7 +92,7 @@ def test_seeds_give_mean_and_std_and_the_lr_is_chosen_on_dev_by_first_seed_or_se
 
     # seed-mean: every seed at every rate, the best mean dev score wins
     first = res
-    res = evaluate(tiny_bert_dir, _toy_task(), s.model_copy(update={"lr_selection": "seed-mean"}), progress=False)
+    res = evaluate(tiny_bert_dir, toy_task(), s.model_copy(update={"lr_selection": "seed-mean"}), progress=False)
     assert res["lr_selection"] == "seed-mean" and set(res["lr_search_runs"]) == {"1e-06", "0.003"}
     for lr, runs in res["lr_search_runs"].items():
         assert [r["seed"] for r in runs] == [42, 43]
@@ -135,7 +119,7 @@ def test_zero_shot_pairs_on_the_real_data(data):
 def test_train_subsample_is_fixed_ordered_and_leaves_dev_and_test():
     from monoglot.tasks.finetune import subsample_train
 
-    task = _toy_task(n=120)
+    task = toy_task(n=120)
     a, b = subsample_train(task, 50), subsample_train(task, 50)
     assert a.splits["train"] == b.splits["train"] and len(a.splits["train"]) == 50
     idx = [task.splits["train"].index(x) for x in a.splits["train"]]
