@@ -23,12 +23,14 @@ It prints its wall time and the CPU model.
 ``--task-distill ALPHA,...`` adds a row per weight ALPHA of the gold labels: the student
 fine-tuned with the same budget by task distillation (ALPHA x gold cross-entropy + (1 - ALPHA) x
 the soft labels of the trimmed teacher fine-tuned on the task, as the teacher row is, with the
-first seed; BiStil's task phase), the way a user would build a task model from the student.
+first seed; BiStil's task phase), the way a user would build a task model from the student. ``--transfer N`` adds N unlabeled
+sentences of the recipe's corpora to those rows' training sets with the teacher's soft labels only
+(a transfer set, Hinton et al. 2015; TinyBERT's data augmentation, Jiao et al. 2020, sec. 3.1).
 
 Usage: python benchmarks/quality.py [--recipe recipes/swahili.toml] [--out out] [--data DATA_ROOT]
        [--budget demo|full] [--seeds 3] [--max-epochs N] [--max-train-examples N] [--no-random-init]
        [--models LABEL,...] [--tasks SPEC,...] [--lr-grid LR,...] [--lr-selection first-seed|seed-mean]
-       [--task-distill ALPHA,...] [--set KEY=VALUE ...]
+       [--task-distill ALPHA,... [--transfer N]] [--set KEY=VALUE ...]
 
 A finished run is reused: e.g. the Welsh recipe's full budget on SIB-200 for the teacher and the
 student only, ``--recipe recipes/welsh.toml --budget full --models teacher,student --tasks
@@ -70,8 +72,10 @@ earlier grids (SIB-200 dev macro-F1 5.8 / 27.1 / 60.1 at 1e-5 / 5e-5 / 2e-4; UPO
 2,400-step students with mean-pooled heads, SIB-200 dev macro-F1 at 1e-3 was 60.1 against 68.6 at
 5e-4 (Swahili) and 43.1 against 71.1 at 2e-4 (Welsh)."""
 PATIENCE = 3
-TASK_DISTILLED = "task-distilled student (alpha {alpha:g})"
-"""The label of the student fine-tuned by task distillation (``--task-distill``), per gold-label weight."""
+def task_distilled_label(alpha: float, transfer: int = 0) -> str:
+    """The row label of the student fine-tuned by task distillation (``--task-distill``) with
+    gold-label weight ``alpha`` and, with ``--transfer N``, a transfer set of N sentences."""
+    return f"task-distilled student (alpha {alpha:g}" + (f", transfer {transfer})" if transfer else ")")
 
 
 def cpu_model() -> str:
@@ -132,7 +136,8 @@ def _subset(wanted: list[str], have: list[str], option: str, what: str) -> list[
 def full_budget(run_dir: Path, recipe, data_root=None, *, seeds: int = 3, max_epochs: int | None = None,
                 max_train_examples: int | None = None, random_init: bool = True, progress: bool = True,
                 only_models: list[str] | None = None, only_tasks: list[str] | None = None,
-                lr_grid: list[float] | None = None, lr_selection: str = "first-seed", task_distill: list[float] | None = None) -> dict:
+                lr_grid: list[float] | None = None, lr_selection: str = "first-seed", task_distill: list[float] | None = None,
+                transfer: int = 0) -> dict:
     """Fine-tune every model of ``run_dir`` on every fine-tunable task of ``recipe`` with the
     full budget (module docstring); results cached per (model, task) in ``run_dir/full-budget/``.
 
@@ -145,7 +150,10 @@ def full_budget(run_dir: Path, recipe, data_root=None, *, seeds: int = 3, max_ep
     ``task-distilled student (alpha A)``: the student fine-tuned with the same budget on the gold
     labels (weight A) and the soft labels (1 - A) of the trimmed teacher fine-tuned on the task
     (:func:`task_teacher`; BiStil's task phase, Ansell et al. 2023, sec. 3.3; TinyBERT's
-    task-specific distillation, Jiao et al. 2020, sec. 3.2).
+    task-specific distillation, Jiao et al. 2020, sec. 3.2). ``transfer`` > 0 adds those sentences of
+    the recipe's corpora to each task-distilled row's training set, soft labels only (the transfer
+    set, :mod:`monoglot.tasks.transfer`; decontaminated against every task of the recipe): rows
+    ``task-distilled student (alpha A, transfer N)``, sentence tasks only.
 
     Raises:
         SystemExit: a label or task in ``only_models``/``only_tasks`` that the run does not have.
@@ -165,7 +173,7 @@ def full_budget(run_dir: Path, recipe, data_root=None, *, seeds: int = 3, max_ep
     root = resolve_root(data_root)
     models = {"teacher": Path(resolve_model(recipe.teacher)), "trimmed teacher": run_dir / "trimmed",
               "student-init": run_dir / "student-init", "student": run_dir / "student"}
-    alphas = {TASK_DISTILLED.format(alpha=a): a for a in task_distill or []}
+    alphas = {task_distilled_label(a, transfer): a for a in task_distill or []}
     models.update({label: run_dir / "student" for label in alphas})
     if random_init and (only_models is None or "student from random init" in only_models):
         models["student from random init"] = random_init_student(run_dir, recipe, root, progress=progress)
@@ -179,6 +187,7 @@ def full_budget(run_dir: Path, recipe, data_root=None, *, seeds: int = 3, max_ep
     if only_tasks is not None:
         tasks = _subset(only_tasks, tasks, "--tasks", "a fine-tunable task of the recipe")
     out_dir = run_dir / "full-budget"
+    sentences = transfer_set(recipe, root, transfer) if transfer and alphas else None
     results: dict = {}
     for label, path in models.items():
         for spec in tasks:
@@ -190,22 +199,39 @@ def full_budget(run_dir: Path, recipe, data_root=None, *, seeds: int = 3, max_ep
                                  patience=PATIENCE, max_train_examples=max_train_examples,
                                  batch_size=recipe.evaluate.finetune.batch_size, max_length=recipe.evaluate.finetune.max_length,
                                  seed=recipe.evaluate.finetune.seed)
-            teacher = None
+            teacher, extra = None, None
+            if label in alphas and sentences and load_task(spec, root).kind != "sequence":
+                continue  # a transfer set is unlabeled sentences: sentence tasks only
             if label in alphas:  # the task teacher fine-tunes as the teacher row does, with the first seed
                 teacher = task_teacher(run_dir, spec, s.model_copy(update={"lr_grid": teacher_grid, "lr": teacher_grid[0], "seeds": 1,
                                                                            "lr_selection": "first-seed"}),
                                        root, progress=progress)
                 s = s.model_copy(update={"distill_alpha": alphas[label]})
+                extra = sentences
             key = settings_hash("full-budget", cache.recorded(path) or str(path), spec, s.model_dump(),
-                                *([cache.recorded(teacher)] if teacher else []))
+                                *([cache.recorded(teacher)] if teacher else []), *([extra] if extra else []))
             slug = re.sub(r"[^\w.-]+", "-", label).strip("-")  # "student from random init" -> student-from-random-init
             f = out_dir / f"{slug}__{_spec_slug(spec)}.json"
             res = cache.lookup(f, key)
             if res is None:
                 print(f"fine-tuning {label} on {spec} ({s.epochs} epochs max, lr grid {grid}, {seeds} seeds)", flush=True)
-                res = cache.store(f, key, evaluate(str(path), spec, s, data_root=root, progress=progress, teacher=teacher))
+                res = cache.store(f, key, evaluate(str(path), spec, s, data_root=root, progress=progress, teacher=teacher,
+                                                      transfer=extra))
             results.setdefault(label, {})[spec] = res
     return {"models": results, "seconds": time.perf_counter() - t0, "cpu": cpu_model()}
+
+
+def transfer_set(recipe, root: Path, count: int) -> list[str]:
+    """``count`` sentences of the recipe's target-language corpora (a seeded sample, the recipe's
+    distillation seed), decontaminated against every task of the recipe (every split, both sides
+    of bitext): the transfer set of ``--transfer``."""
+    from monoglot.pipeline import evaluation_texts, recipe_tasks
+    from monoglot.sources import resolve_corpus
+    from monoglot.tasks.transfer import transfer_sentences
+
+    corpora = [resolve_corpus(c, root, recipe.languages) for c in recipe.data.corpora]
+    return transfer_sentences(corpora, recipe.data.text_column, evaluation_texts(recipe_tasks(recipe, root)[0], root), count,
+                              seed=recipe.distill.seed)
 
 
 def _spec_slug(spec: str) -> str:
@@ -327,6 +353,10 @@ def main() -> None:
                     help="full budget: also fine-tune the student by task distillation from the trimmed teacher tuned on each "
                          "task, one row per weight ALPHA of the gold labels (1 - ALPHA on the soft labels), e.g. 0.5,0; "
                          "BiStil's task phase")
+    ap.add_argument("--transfer", type=int, default=0, metavar="N",
+                    help="full budget, with --task-distill: also train each task-distilled row on N unlabeled sentences of the "
+                         "recipe's corpora (decontaminated) with the task teacher's soft labels only: a transfer set "
+                         "(TinyBERT's data augmentation); sentence tasks only")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="override a recipe key as `monoglot run --set` does, e.g. --set distill.steps=2400 --set name=welsh-2400; repeatable")
     ap.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -343,7 +373,8 @@ def main() -> None:
                            max_train_examples=args.max_train_examples, random_init=not args.no_random_init,
                            progress=not args.quiet, only_models=args.models.split(",") if args.models else None,
                            only_tasks=args.tasks.split(",") if args.tasks else None, lr_grid=lr_grid,
-                           lr_selection=args.lr_selection, task_distill=parse_lr_grid(args.task_distill) or None)
+                           lr_selection=args.lr_selection, task_distill=parse_lr_grid(args.task_distill) or None,
+                           transfer=args.transfer)
         write_json_atomic(run_dir / "full-budget.json", full)  # this invocation's models and tasks; every cell is cached in full-budget/
         print("\n## Full-budget fine-tuning (primary metric on test, mean ± std over seeds; kept vs teacher)\n")
         print(full_table(full))

@@ -53,3 +53,19 @@ def test_the_task_teacher_is_the_trimmed_teacher_tuned_at_the_rate_best_on_dev_a
     assert (out / "model.safetensors").stat().st_mtime_ns == weights  # the same settings: not tuned again
     quality.task_teacher(run, spec, s.model_copy(update={"seed": 7}), tmp_path, progress=False)
     assert (out / "model.safetensors").stat().st_mtime_ns != weights  # other settings: tuned again
+
+
+def test_the_transfer_set_is_a_sample_of_the_recipes_corpora_without_its_tasks_sentences(tmp_path):
+    from monoglot.recipe import load_recipe
+
+    quality = _quality()
+    spec = _sib_like_task(tmp_path)
+    test_sentence = toy_task().splits["test"][0][0]  # 5 words: a short evaluation sentence is a span itself
+    (tmp_path / "corpora").mkdir()
+    clean = [f"sentensi safi namba {i} kutoka gazeti la leo." for i in range(30)]
+    (tmp_path / "corpora" / "c.txt").write_text(" ".join(clean[:15]) + "\n" + f"habari {test_sentence} hapa leo. " + " ".join(clean[15:]) + "\n")
+    recipe_file = tmp_path / "r.toml"
+    recipe_file.write_text(f'name = "r"\nlanguages = ["sw"]\n[data]\ncorpora = ["corpora/c.txt"]\n[evaluate]\ntasks = ["{spec}"]\n')
+    got = quality.transfer_set(load_recipe(recipe_file), tmp_path, 100)
+    assert got == clean  # every clean sentence, in order; the one holding a test sentence is dropped
+    assert len(quality.transfer_set(load_recipe(recipe_file), tmp_path, 10)) == 10

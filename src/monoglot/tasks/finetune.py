@@ -68,6 +68,14 @@ def encode(tokenizer, task: TaskData, split: str, max_length: int) -> Encoded:
     return Encoded(enc["input_ids"], all_labels, all_first, truncated)
 
 
+def with_unlabeled(train: Encoded, tokenizer, texts: list[str], max_length: int) -> Encoded:
+    """``train`` (a sequence task's) followed by ``texts`` tokenized with truncation to ``max_length``
+    sub-words, labelled -100 (no gold label: the transfer set of task distillation, see
+    :mod:`.transfer`); truncated texts are not counted in ``truncated``."""
+    ids = tokenizer(list(texts), truncation=True, max_length=max_length)["input_ids"] if texts else []
+    return Encoded(train.ids + ids, train.labels + [-100] * len(ids), None, train.truncated)
+
+
 def batches(lengths: list[int], batch_size: int, rng: random.Random | None) -> list[list[int]]:
     """Group example indices into batches of similar length to minimise padding.
 
@@ -292,7 +300,7 @@ def check_splits(task: TaskData) -> None:
 
 def evaluate_task(model_dir: str | Path, task: str | TaskData, settings: FinetuneSettings | None = None,
                   data_root: str | Path | None = None, progress: bool = True, teacher: Any = None,
-                  save_to: str | Path | None = None) -> dict[str, Any]:
+                  save_to: str | Path | None = None, transfer: list[str] | None = None) -> dict[str, Any]:
     """Fine-tune ``model_dir`` on the train split of ``task`` with ``settings.method``, pick the best
     epoch on dev, score it on test (one seed: ``settings.seed``).
 
@@ -310,25 +318,31 @@ def evaluate_task(model_dir: str | Path, task: str | TaskData, settings: Finetun
         teacher: a fine-tuned task model (or its directory) whose logits (and hidden states) the
             student learns from.
         save_to: write the fine-tuned task model (merged, for LoRA) and tokenizer there.
+        transfer: with ``teacher``, on a sequence task: unlabeled sentences added to the training
+            set with the teacher's soft labels only (the transfer set, :mod:`.transfer`); an epoch
+            passes over both.
 
     Returns:
         ``{"task", "kind", "model", "method", "metric" (the primary metric's key in "metrics"),
         "metrics" (test), "dev_metrics" (best epoch), "best_epoch" (1-based), "train_seconds"
         (optimizer steps only), "eval_seconds" (dev + test scoring), "threads" (torch's intra-op
         threads: CPU scores are reproducible at the same count), "n_train", "n_dev", "n_test",
-        "majority_baseline" (test accuracy), "truncated" ({split: examples (sequence) or words
+        "n_transfer" (transfer-set sentences trained on), "majority_baseline" (test accuracy), "truncated" ({split: examples (sequence) or words
         (token) cut by truncation; test words cut are counted wrong}), "settings"}`` plus
         method details (``"lt_sft"``: kept parameters and density). Metrics are fractions in [0, 1].
 
     Raises:
         BadInput: from :func:`load_task` or :func:`load_for_task`; a task without a train, dev or
-            test split.
+            test split; ``transfer`` without a ``teacher`` or on a token task.
     """
     from . import methods
 
     settings = settings or FinetuneSettings()
     task = load_task(task, data_root) if isinstance(task, str) else task
     check_splits(task)
+    if transfer and (teacher is None or task.kind != "sequence"):
+        raise BadInput(f"a transfer set needs a task teacher to label it and a sentence task; {task.name} is a {task.kind} task"
+                       + ("" if teacher is not None else " and no teacher was given") + ": drop the transfer set")
     task = subsample_train(task, settings.max_train_examples)
     token = task.kind == "token"
     tokenizer, model = load_for_task(model_dir, task, settings.seed, settings.pooling)
@@ -337,6 +351,9 @@ def evaluate_task(model_dir: str | Path, task: str | TaskData, settings: Finetun
     eval_len = max_sequence_length(model.config) if token else train_len
     train = encode(tokenizer, task, "train", train_len)
     dev, test = encode(tokenizer, task, "dev", eval_len), encode(tokenizer, task, "test", eval_len)
+    n_gold = len(train.ids)
+    if transfer:
+        train = with_unlabeled(train, tokenizer, transfer, train_len)
 
     if settings.freeze_embeddings:
         model.get_input_embeddings().weight.requires_grad_(False)
@@ -368,7 +385,7 @@ def evaluate_task(model_dir: str | Path, task: str | TaskData, settings: Finetun
         "metric": task.metric, "metrics": test_metrics, "dev_metrics": fitted["dev_metrics"], "best_epoch": fitted["best_epoch"], "epochs_run": fitted.get("epochs_run"), "dev_curve": fitted.get("dev_curve"),
         "train_seconds": round(fitted["train_seconds"], 2), "eval_seconds": round(eval_s, 2),
         "threads": torch.get_num_threads(),  # CPU results depend on it (the order of floating-point sums)
-        "n_train": len(train.ids), "n_dev": len(dev.ids), "n_test": len(test.ids),
+        "n_train": n_gold, "n_transfer": len(train.ids) - n_gold, "n_dev": len(dev.ids), "n_test": len(test.ids),
         "majority_baseline": majority_baseline(task),
         "truncated": {"train": train.truncated, "dev": dev.truncated, "test": test.truncated},
         "settings": settings.model_dump(), **details,

@@ -7,7 +7,8 @@ sec. 3.2; BiStil's task phase, Ansell et al. 2023, sec. 3.3):
     + w_h * hidden-state MSE over the layer map + w_a * last-layer attention KL
 
 Soft labels are taken where gold labels are (every example; for token tasks the first sub-word of
-each word). Without the hidden-state and attention losses the teacher's logits are computed once
+each word), and on the transfer set's unlabeled sentences (:mod:`.transfer`), which have soft labels
+only. Without the hidden-state and attention losses the teacher's logits are computed once
 per distinct example and reused in later epochs: the frozen teacher's forward pass, several times
 the student's training step, is paid in the first epoch only. The hidden-state loss needs the
 student's hidden size to equal the teacher's, or the fixed basis ``shrink`` saved with the student
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Callable
 
 import torch
+import torch.nn.functional as F
 
 from ..distill import losses as L
 from ..errors import BadInput
@@ -81,18 +83,20 @@ def task_distillation_loss(teacher, student, settings, student_dir: str | Path |
         return padded
 
     def loss(model, b: dict) -> torch.Tensor:
-        ids, mask = b["input_ids"], b["attention_mask"]
-        out = model(**b, output_hidden_states=need_states)
+        ids, mask, labels = b["input_ids"], b["attention_mask"], b["labels"]
+        out = model(input_ids=ids, attention_mask=mask, output_hidden_states=need_states)
         if need_states:
             with torch.inference_mode():
                 t_out = teacher(input_ids=ids, attention_mask=mask, output_hidden_states=True)
             all_logits = t_out.logits
         else:
             all_logits = teacher_logits(ids, mask)
-        sel = b["labels"] != -100
-        s_logits = out.logits[sel] if sel.dim() == 2 else out.logits
-        t_logits = all_logits[sel] if sel.dim() == 2 else all_logits
-        total = a * out.loss + (1 - a) * L.logit_kl(s_logits, t_logits.clone(), T)
+        gold = labels != -100  # [B] or [B, L]; transfer-set sentences have no gold label
+        s_logits = out.logits[gold] if gold.dim() == 2 else out.logits  # soft labels: every example's (sequence),
+        t_logits = all_logits[gold] if gold.dim() == 2 else all_logits  # each word's first sub-word (token)
+        total = (1 - a) * L.logit_kl(s_logits, t_logits.clone(), T)
+        if a > 0 and gold.any():  # the mean over gold-labelled examples (words), as the model's own loss
+            total = total + a * F.cross_entropy(out.logits[gold], labels[gold])
         if settings.distill_hidden > 0:
             th = [t_out.hidden_states[i] @ basis if basis is not None else t_out.hidden_states[i] for i in layer_map]
             total = total + settings.distill_hidden * sum(L.hidden_mse(s, t, mask=mask) for s, t in zip(out.hidden_states, th)) / len(th)

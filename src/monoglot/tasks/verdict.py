@@ -18,7 +18,8 @@ from .readers import TaskData, load_task
 
 
 def evaluate(model_dir: str | Path, task: str | TaskData, settings: FinetuneSettings | None = None,
-             data_root: str | Path | None = None, progress: bool = True, teacher: Any = None) -> dict[str, Any]:
+             data_root: str | Path | None = None, progress: bool = True, teacher: Any = None,
+             transfer: list[str] | None = None) -> dict[str, Any]:
     """Fine-tune and test ``model_dir`` on ``task`` over ``settings.seeds`` seeds (and
     ``settings.lr_grid``, chosen on dev as ``settings.lr_selection`` says).
 
@@ -39,7 +40,8 @@ def evaluate(model_dir: str | Path, task: str | TaskData, settings: FinetuneSett
     seeds = [settings.seed + i for i in range(settings.seeds)]
 
     def run(lr: float, seed: int) -> dict:
-        return evaluate_task(model_dir, task, settings.model_copy(update={"lr": lr, "seed": seed}), progress=progress, teacher=teacher)
+        return evaluate_task(model_dir, task, settings.model_copy(update={"lr": lr, "seed": seed}), progress=progress, teacher=teacher,
+                             transfer=transfer)
 
     def dev(r: dict) -> float:
         return r["dev_metrics"][task.metric]
