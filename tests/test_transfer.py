@@ -73,6 +73,9 @@ def test_the_transfer_set_trains_on_the_teachers_soft_labels(tiny_bert_dir, tmp_
     assert sum(rows) == len(set(transfer) | {x for x, _ in task.splits["train"]})  # the teacher labels each sentence once
     majority = sum(y == "b" for _, y in full.splits["test"]) / len(full.splits["test"])
     assert res["metrics"]["accuracy"] == pytest.approx(1 - majority)  # the teacher's class, learned from unlabeled text
+    labelled = sum(rows)
+    evaluate_task(tiny_bert_dir, task, s.model_copy(update={"seed": 43}), progress=False, teacher=teacher, transfer=transfer)
+    assert sum(rows) == labelled  # another run (seed) with the same teacher reuses its soft labels
 
     # a batch of transfer sentences only (no gold label): the gold term is left out, not NaN
     from transformers import AutoModelForSequenceClassification

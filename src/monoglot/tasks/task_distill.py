@@ -9,14 +9,16 @@ sec. 3.2; BiStil's task phase, Ansell et al. 2023, sec. 3.3):
 Soft labels are taken where gold labels are (every example; for token tasks the first sub-word of
 each word), and on the transfer set's unlabeled sentences (:mod:`.transfer`), which have soft labels
 only. Without the hidden-state and attention losses the teacher's logits are computed once
-per distinct example and reused in later epochs: the frozen teacher's forward pass, several times
-the student's training step, is paid in the first epoch only. The hidden-state loss needs the
+per distinct example and reused in later epochs and later runs (seeds, rates) with the same teacher
+object: the frozen teacher's forward pass, several times the student's training step, is paid in the
+first epoch of the first run only. The hidden-state loss needs the
 student's hidden size to equal the teacher's, or the fixed basis ``shrink`` saved with the student
 (then the teacher's states are projected on it).
 """
 
 from __future__ import annotations
 
+import weakref
 from pathlib import Path
 from typing import Callable
 
@@ -25,6 +27,11 @@ import torch.nn.functional as F
 
 from ..distill import losses as L
 from ..errors import BadInput
+
+
+_SOFT_LABELS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+"""A frozen task teacher -> {an example's token ids: its logits}: the soft labels, computed once per
+teacher and example and shared by every run (seed, learning rate) that distils from that teacher."""
 
 
 def load_task_teacher(path: str | Path):
@@ -62,12 +69,13 @@ def task_distillation_loss(teacher, student, settings, student_dir: str | Path |
     kept = read_meta(student_dir).get("stats", {}).get("layers_kept") if student_dir else None
     layer_map = default_layer_map(Lt, Ls, kept)
     need_states = settings.distill_hidden > 0 or settings.distill_attention > 0
-    seen: dict[bytes, torch.Tensor] = {}  # an example's token ids -> the teacher's logits for it
+    seen = _SOFT_LABELS.setdefault(teacher, {})  # an example's token ids -> the teacher's logits for it
 
     def teacher_logits(ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """The frozen teacher's logits, [B, C] (sequence) or [B, L, C] (token; zeros on padding),
-        computed once per distinct example (the teacher is in eval mode: no dropout) and then
-        reused in every epoch, so only the first epoch pays the teacher's forward pass."""
+        computed once per distinct example (the teacher is frozen and in eval mode: no dropout) and
+        then reused in every epoch and by every later run with the same teacher object, so only
+        the first epoch of the first run pays the teacher's forward pass."""
         keys = [ids[i, mask[i].bool()].numpy().tobytes() for i in range(len(ids))]
         if not all(k in seen for k in keys):
             with torch.inference_mode():

@@ -38,6 +38,10 @@ def evaluate(model_dir: str | Path, task: str | TaskData, settings: FinetuneSett
     task = load_task(task, data_root) if isinstance(task, str) else task
     grid = settings.lr_grid or [settings.lr]
     seeds = [settings.seed + i for i in range(settings.seeds)]
+    if isinstance(teacher, (str, Path)):  # loaded once: every run reuses its soft labels (task_distill)
+        from .task_distill import load_task_teacher
+
+        teacher = load_task_teacher(teacher)
 
     def run(lr: float, seed: int) -> dict:
         return evaluate_task(model_dir, task, settings.model_copy(update={"lr": lr, "seed": seed}), progress=progress, teacher=teacher,
