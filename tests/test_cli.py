@@ -94,6 +94,21 @@ def test_evaluate_unknown_task(tmp_path, tiny_bert):
     assert_bad(cli("evaluate", tiny_bert, "--task", "nosuchtask:xx", "--out", tmp_path / "e"), "nosuchtask")
 
 
+def test_evaluate_transfer_corpus_needs_a_teacher_and_sentence_tasks(tmp_path, tiny_bert):
+    from conftest import toy_task, write_task_files
+
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("habari ya asubuhi njema sana kwa wote leo.\n")
+    tsv = {f"{k}.tsv": "text\tlabel\n" + "".join(f"{x}\t{y}\n" for x, y in v) for k, v in toy_task().splits.items()}
+    folder = write_task_files(tmp_path, "toy", "xx", tsv)
+    assert_bad(cli("evaluate", tiny_bert, "--task", folder, "--transfer-corpus", corpus, "--out", tmp_path / "e"),
+               "--transfer-corpus needs --teacher DIR")
+    tagged = write_task_files(tmp_path, "tags", "xx", {f"{k}.txt": "habari X\nyako Y\n\n" for k in ("train", "dev", "test")})
+    assert_bad(cli("evaluate", tiny_bert, "--task", tagged, "--teacher", tiny_bert, "--transfer-corpus", corpus,
+                   "--out", tmp_path / "e"), "is a token task", "sentence tasks only")
+    assert not (tmp_path / "e").exists()
+
+
 def test_shrink_and_trim_options_are_checked(tmp_path, tiny_bert):
     r = cli("shrink", "--help")
     assert r.returncode == 0 and "--ffn-strategy" in r.stdout and "taylor" in r.stdout and "pca" in r.stdout

@@ -254,6 +254,9 @@ def evaluate(models: List[str] = typer.Argument(..., help="Model directories or 
              density: float = _opt(FinetuneSettings, "density"),
              pooling: str = _opt(FinetuneSettings, "pooling", help="What a sequence head reads: cls (the first token), mean (the mean over the tokens), or auto (mean for a directory with sentence-transformers mean pooling, such as e5 and monoglot's outputs; else cls)."),
              teacher: Optional[Path] = typer.Option(None, help="A task-tuned teacher directory (same task and tokenizer): task distillation."),
+             transfer_corpus: List[str] = typer.Option([], "--transfer-corpus", help="With --teacher, on sentence tasks: unlabeled text in the tasks' language (a corpus file, as --corpus takes); --transfer sentences of it, less those sharing an 8-word span with any --task, join the training set with the teacher's soft labels only (a transfer set; TinyBERT's data augmentation). Repeatable."),
+             transfer: int = typer.Option(2000, help="Sentences sampled (seeded) from --transfer-corpus."),
+             text_column: str = TextColumn,
              batch_size: int = _opt(FinetuneSettings, "batch_size"),
              max_length: int = _opt(FinetuneSettings, "max_length"),
              seed: int = _opt(FinetuneSettings, "seed"),
@@ -281,16 +284,38 @@ def evaluate(models: List[str] = typer.Argument(..., help="Model directories or 
             load_tokenizer(p, require_fast=token_task)
         if teacher is not None:
             resolve_model(teacher)
+        sentences = _transfer_set(transfer_corpus, transfer, text_column, teacher, tasks, root, seed)
         grid = parse_lr_grid(lr_grid)
         s = FinetuneSettings(epochs=epochs, lr=lr, batch_size=batch_size, max_length=max_length, seed=seed, seeds=seeds,
                              lr_grid=grid, lr_selection=lr_selection, method=method, density=density, pooling=pooling)
 
         def run_model(p) -> dict:
-            return {t: run_eval(p, tasks[t], s, progress=not quiet, teacher=teacher) for t in task}
+            return {t: run_eval(p, tasks[t], s, progress=not quiet, teacher=teacher, transfer=sentences) for t in task}
     with atomic_dir(out) as tmp:
         results = {m: run_model(p) for m, p in zip(models, paths)}
         (tmp / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     _print_results(results)
+
+
+def _transfer_set(corpora: List[str], count: int, text_column: str, teacher: Optional[Path], tasks: dict, root: Path,
+                  seed: int) -> Optional[list[str]]:
+    """``monoglot evaluate``'s transfer set (:func:`monoglot.tasks.transfer.transfer_sentences`),
+    decontaminated against every split of every task; None without ``--transfer-corpus``.
+
+    Raises:
+        BadInput: no ``--teacher``; a token task among ``tasks``.
+    """
+    if not corpora:
+        return None
+    if teacher is None:
+        raise BadInput("--transfer-corpus needs --teacher DIR: the task teacher labels the transfer set")
+    token = [name for name, t in tasks.items() if t.kind != "sequence"]
+    if token:
+        raise BadInput(f"--transfer-corpus: {', '.join(token)} is a token task; a transfer set of sentences serves sentence tasks only")
+    from .tasks.transfer import transfer_sentences
+
+    texts = [x for t in tasks.values() for split in t.splits.values() for x, _ in split]
+    return transfer_sentences(corpora, text_column, texts, count, seed=seed)
 
 
 def _print_results(results: dict[str, dict[str, dict]]) -> None:
