@@ -23,9 +23,10 @@ It prints its wall time and the CPU model.
 ``--task-distill ALPHA,...`` adds a row per weight ALPHA of the gold labels: the student
 fine-tuned with the same budget by task distillation (ALPHA x gold cross-entropy + (1 - ALPHA) x
 the soft labels of the trimmed teacher fine-tuned on the task, as the teacher row is, with the
-first seed; BiStil's task phase), the way a user would build a task model from the student. ``--transfer N`` adds N unlabeled
-sentences of the recipe's corpora to those rows' training sets with the teacher's soft labels only
-(a transfer set, Hinton et al. 2015; TinyBERT's data augmentation, Jiao et al. 2020, sec. 3.1).
+first seed; BiStil's task phase), the way a user would build a task model from the student.
+``--transfer N`` adds N unlabeled sentences of the recipe's corpora to those rows' training sets
+with the teacher's soft labels only (a transfer set, Hinton et al. 2015; TinyBERT's data
+augmentation, Jiao et al. 2020, sec. 3.1).
 
 Usage: python benchmarks/quality.py [--recipe recipes/swahili.toml] [--out out] [--data DATA_ROOT]
        [--budget demo|full] [--seeds 3] [--max-epochs N] [--max-train-examples N] [--no-random-init]
@@ -72,6 +73,8 @@ earlier grids (SIB-200 dev macro-F1 5.8 / 27.1 / 60.1 at 1e-5 / 5e-5 / 2e-4; UPO
 2,400-step students with mean-pooled heads, SIB-200 dev macro-F1 at 1e-3 was 60.1 against 68.6 at
 5e-4 (Swahili) and 43.1 against 71.1 at 2e-4 (Welsh)."""
 PATIENCE = 3
+
+
 def task_distilled_label(alpha: float, transfer: int = 0) -> str:
     """The row label of the student fine-tuned by task distillation (``--task-distill``) with
     gold-label weight ``alpha`` and, with ``--transfer N``, a transfer set of N sentences."""

@@ -327,8 +327,9 @@ def evaluate_task(model_dir: str | Path, task: str | TaskData, settings: Finetun
         "metrics" (test), "dev_metrics" (best epoch), "best_epoch" (1-based), "train_seconds"
         (optimizer steps only), "eval_seconds" (dev + test scoring), "threads" (torch's intra-op
         threads: CPU scores are reproducible at the same count), "n_train", "n_dev", "n_test",
-        "n_transfer" (transfer-set sentences trained on), "majority_baseline" (test accuracy), "truncated" ({split: examples (sequence) or words
-        (token) cut by truncation; test words cut are counted wrong}), "settings"}`` plus
+        "n_transfer" (transfer-set sentences trained on), "majority_baseline" (test accuracy),
+        "truncated" ({split: examples (sequence) or words (token) cut by truncation; test words cut
+        are counted wrong}), "settings"}`` plus
         method details (``"lt_sft"``: kept parameters and density). Metrics are fractions in [0, 1].
 
     Raises:

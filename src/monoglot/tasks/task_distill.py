@@ -7,13 +7,13 @@ sec. 3.2; BiStil's task phase, Ansell et al. 2023, sec. 3.3):
     + w_h * hidden-state MSE over the layer map + w_a * last-layer attention KL
 
 Soft labels are taken where gold labels are (every example; for token tasks the first sub-word of
-each word), and on the transfer set's unlabeled sentences (:mod:`.transfer`), which have soft labels
-only. Without the hidden-state and attention losses the teacher's logits are computed once
-per distinct example and reused in later epochs and later runs (seeds, rates) with the same teacher
-object: the frozen teacher's forward pass, several times the student's training step, is paid in the
-first epoch of the first run only. The hidden-state loss needs the
-student's hidden size to equal the teacher's, or the fixed basis ``shrink`` saved with the student
-(then the teacher's states are projected on it).
+each word), and on the transfer set's unlabeled sentences (:mod:`.transfer`), which have soft
+labels only. Without the hidden-state and attention losses the teacher's logits are computed once
+per distinct example and reused in later epochs and by later runs (seeds, rates) with the same
+teacher object: the frozen teacher's forward pass, several times the student's training step, is
+paid in the first epoch of the first run only. The hidden-state loss needs the student's hidden
+size to equal the teacher's, or the fixed basis ``shrink`` saved with the student (then the
+teacher's states are projected on it).
 """
 
 from __future__ import annotations
