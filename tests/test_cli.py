@@ -108,6 +108,19 @@ def test_evaluate_transfer_corpus_needs_a_teacher_and_sentence_tasks(tmp_path, t
                    "--out", tmp_path / "e"), "is a token task", "sentence tasks only")
     assert not (tmp_path / "e").exists()
 
+    # the good path: a teacher tuned on the task labels a transfer set of the corpus's clean sentences
+    from monoglot.tasks import FinetuneSettings, evaluate_task
+
+    fast = dict(epochs=1, batch_size=16, max_length=16)
+    evaluate_task(tiny_bert, str(folder), FinetuneSettings(**fast), progress=False, save_to=tmp_path / "teacher")
+    leaked = toy_task().splits["test"][0][0]
+    corpus.write_text(f"habari ya asubuhi njema sana kwa wote leo. {leaked} kweli kabisa leo.\n")
+    r = cli("evaluate", tiny_bert, "--task", folder, "--teacher", tmp_path / "teacher", "--transfer-corpus", corpus,
+            "--epochs", 1, "--max-length", 16, "--out", tmp_path / "e", "--quiet")
+    assert r.returncode == 0, r.stderr
+    result = next(iter(json.loads((tmp_path / "e" / "results.json").read_text())[str(tiny_bert)].values()))
+    assert (result["n_transfer"], result["method"]) == (1, "full+distill")  # the sentence holding a test sentence is dropped
+
 
 def test_shrink_and_trim_options_are_checked(tmp_path, tiny_bert):
     r = cli("shrink", "--help")
