@@ -134,4 +134,9 @@ def test_fixed_pca_projection_uses_the_shrink_basis(tmp_path, e5_trimmed, swahil
         assert (init / "hidden_projection.safetensors").is_file()
         out = distill(e5_trimmed, init, [swahili_corpus], tmp_path / f"s-{strategy}", DistillSettings(**kw), progress=False)
         first[strategy] = json.loads((out / "monoglot.json").read_text())["stats"]["val_loss_before"]["target"]
+        if strategy == "pca":  # the student keeps the basis it was distilled in (task distillation's hidden-state loss)
+            from safetensors.torch import load_file
+
+            assert torch.equal(load_file(str(out / "hidden_projection.safetensors"))["projection"],
+                               load_file(str(init / "hidden_projection.safetensors"))["projection"])
     assert first["pca"] < 0.5 * first["truncate"], first

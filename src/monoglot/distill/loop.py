@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 import torch
+from safetensors.torch import save_file
 
-from ..artifacts import (atomic_dir, check_new_output, corpus_files, portable_path, read_meta, save_tokenizer,
+from ..artifacts import (PROJECTION_FILE, atomic_dir, check_new_output, corpus_files, portable_path, read_meta, save_tokenizer,
                          settings_hash, write_meta)
 from ..errors import BadInput
 from ..progress import console
@@ -358,6 +359,8 @@ def distill(teacher_spec: str | Path | None, student_spec: str | Path, corpora: 
         with atomic_dir(out, overwrite=overwrite) as tmp:
             raw.student.eval().save_pretrained(tmp)
             save_tokenizer(tok, tmp)
+            if fixed is not None:  # the basis the student was distilled in: task distillation's hidden-state loss reads it
+                save_file({"projection": fixed.float().contiguous()}, str(tmp / PROJECTION_FILE))
             if (work / "runs").is_dir():
                 shutil.copytree(work / "runs", tmp / "runs")
             stats = {"val_loss_before": {k: v for k, v in run.validations[0].items() if k != "step"}, "val_loss_after": final, "chosen_step": chosen,
