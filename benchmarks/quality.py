@@ -31,7 +31,7 @@ augmentation, Jiao et al. 2020, sec. 3.1).
 Usage: python benchmarks/quality.py [--recipe recipes/swahili.toml] [--out out] [--data DATA_ROOT]
        [--budget demo|full] [--seeds 3] [--max-epochs N] [--max-train-examples N] [--no-random-init]
        [--models LABEL,...] [--tasks SPEC,...] [--lr-grid LR,...] [--lr-selection first-seed|seed-mean]
-       [--task-distill ALPHA,... [--transfer N]] [--set KEY=VALUE ...]
+       [--task-distill ALPHA,... [--transfer N] [--task-distill-hidden W]] [--set KEY=VALUE ...]
 
 A finished run is reused: e.g. the Welsh recipe's full budget on SIB-200 for the teacher and the
 student only, ``--recipe recipes/welsh.toml --budget full --models teacher,student --tasks
@@ -75,10 +75,12 @@ earlier grids (SIB-200 dev macro-F1 5.8 / 27.1 / 60.1 at 1e-5 / 5e-5 / 2e-4; UPO
 PATIENCE = 3
 
 
-def task_distilled_label(alpha: float, transfer: int = 0) -> str:
+def task_distilled_label(alpha: float, transfer: int = 0, hidden: float = 0.0) -> str:
     """The row label of the student fine-tuned by task distillation (``--task-distill``) with
-    gold-label weight ``alpha`` and, with ``--transfer N``, a transfer set of N sentences."""
-    return f"task-distilled student (alpha {alpha:g}" + (f", transfer {transfer})" if transfer else ")")
+    gold-label weight ``alpha`` and, with ``--transfer N``, a transfer set of N sentences, with
+    ``--task-distill-hidden W``, a hidden-state loss of weight W."""
+    extras = ([f"transfer {transfer}"] if transfer else []) + ([f"hidden {hidden:g}"] if hidden else [])
+    return f"task-distilled student (alpha {alpha:g}" + "".join(f", {e}" for e in extras) + ")"
 
 
 def cpu_model() -> str:
@@ -140,7 +142,7 @@ def full_budget(run_dir: Path, recipe, data_root=None, *, seeds: int = 3, max_ep
                 max_train_examples: int | None = None, random_init: bool = True, progress: bool = True,
                 only_models: list[str] | None = None, only_tasks: list[str] | None = None,
                 lr_grid: list[float] | None = None, lr_selection: str = "first-seed", task_distill: list[float] | None = None,
-                transfer: int = 0) -> dict:
+                transfer: int = 0, task_distill_hidden: float = 0.0) -> dict:
     """Fine-tune every model of ``run_dir`` on every fine-tunable task of ``recipe`` with the
     full budget (module docstring); results cached per (model, task) in ``run_dir/full-budget/``.
 
@@ -156,7 +158,9 @@ def full_budget(run_dir: Path, recipe, data_root=None, *, seeds: int = 3, max_ep
     task-specific distillation, Jiao et al. 2020, sec. 3.2). ``transfer`` > 0 adds those sentences of
     the recipe's corpora to each task-distilled row's training set, soft labels only (the transfer
     set, :mod:`monoglot.tasks.transfer`; decontaminated against every task of the recipe): rows
-    ``task-distilled student (alpha A, transfer N)``, sentence tasks only.
+    ``task-distilled student (alpha A, transfer N)``, sentence tasks only. ``task_distill_hidden``
+    > 0 adds TinyBERT's hidden-state loss with that weight (each student layer against its teacher
+    layer, in the basis the student was distilled in): rows ``..., hidden W)``.
 
     Raises:
         SystemExit: a label or task in ``only_models``/``only_tasks`` that the run does not have.
@@ -176,7 +180,7 @@ def full_budget(run_dir: Path, recipe, data_root=None, *, seeds: int = 3, max_ep
     root = resolve_root(data_root)
     models = {"teacher": Path(resolve_model(recipe.teacher)), "trimmed teacher": run_dir / "trimmed",
               "student-init": run_dir / "student-init", "student": run_dir / "student"}
-    alphas = {task_distilled_label(a, transfer): a for a in task_distill or []}
+    alphas = {task_distilled_label(a, transfer, task_distill_hidden): a for a in task_distill or []}
     models.update({label: run_dir / "student" for label in alphas})
     if random_init and (only_models is None or "student from random init" in only_models):
         models["student from random init"] = random_init_student(run_dir, recipe, root, progress=progress)
@@ -209,7 +213,7 @@ def full_budget(run_dir: Path, recipe, data_root=None, *, seeds: int = 3, max_ep
                 teacher = task_teacher(run_dir, spec, s.model_copy(update={"lr_grid": teacher_grid, "lr": teacher_grid[0], "seeds": 1,
                                                                            "lr_selection": "first-seed"}),
                                        root, progress=progress)
-                s = s.model_copy(update={"distill_alpha": alphas[label]})
+                s = s.model_copy(update={"distill_alpha": alphas[label], "distill_hidden": task_distill_hidden})
                 extra = sentences
             key = settings_hash("full-budget", cache.recorded(path) or str(path), spec, s.model_dump(),
                                 *([cache.recorded(teacher)] if teacher else []), *([extra] if extra else []))
@@ -360,6 +364,9 @@ def main() -> None:
                     help="full budget, with --task-distill: also train each task-distilled row on N unlabeled sentences of the "
                          "recipe's corpora (decontaminated) with the task teacher's soft labels only: a transfer set "
                          "(TinyBERT's data augmentation); sentence tasks only")
+    ap.add_argument("--task-distill-hidden", type=float, default=0.0, metavar="W",
+                    help="full budget, with --task-distill: add the hidden-state loss with weight W (TinyBERT's task-specific "
+                         "distillation; the teacher then runs in every step)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="override a recipe key as `monoglot run --set` does, e.g. --set distill.steps=2400 --set name=welsh-2400; repeatable")
     ap.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -377,7 +384,7 @@ def main() -> None:
                            progress=not args.quiet, only_models=args.models.split(",") if args.models else None,
                            only_tasks=args.tasks.split(",") if args.tasks else None, lr_grid=lr_grid,
                            lr_selection=args.lr_selection, task_distill=parse_lr_grid(args.task_distill) or None,
-                           transfer=args.transfer)
+                           transfer=args.transfer, task_distill_hidden=args.task_distill_hidden)
         write_json_atomic(run_dir / "full-budget.json", full)  # this invocation's models and tasks; every cell is cached in full-budget/
         print("\n## Full-budget fine-tuning (primary metric on test, mean ± std over seeds; kept vs teacher)\n")
         print(full_table(full))
