@@ -186,11 +186,14 @@ def full_budget(run_dir: Path, recipe, data_root=None, *, seeds: int = 3, max_ep
         models["student from random init"] = random_init_student(run_dir, recipe, root, progress=progress)
     if only_models is not None:
         models = {m: models[m] for m in _subset(only_models, list(models), "--models", "a model of the run")}
-    tasks = []
+    kinds: dict[str, str] = {}  # fine-tunable task spec -> its kind (sequence or token)
     for spec in recipe_tasks(recipe, root)[0]:
-        family = spec.split("->")[0].split(":")[0]
-        if not is_bitext(spec) and family in FULL_RECIPES and {"train", "dev"} <= set(load_task(spec, root).splits):
-            tasks.append(spec)
+        if is_bitext(spec) or spec.split("->")[0].split(":")[0] not in FULL_RECIPES:
+            continue
+        task = load_task(spec, root)
+        if {"train", "dev"} <= set(task.splits):
+            kinds[spec] = task.kind
+    tasks = list(kinds)
     if only_tasks is not None:
         tasks = _subset(only_tasks, tasks, "--tasks", "a fine-tunable task of the recipe")
     out_dir = run_dir / "full-budget"
@@ -207,7 +210,7 @@ def full_budget(run_dir: Path, recipe, data_root=None, *, seeds: int = 3, max_ep
                                  batch_size=recipe.evaluate.finetune.batch_size, max_length=recipe.evaluate.finetune.max_length,
                                  seed=recipe.evaluate.finetune.seed)
             teacher, extra = None, None
-            if label in alphas and sentences and load_task(spec, root).kind != "sequence":
+            if label in alphas and sentences and kinds[spec] != "sequence":
                 continue  # a transfer set is unlabeled sentences: sentence tasks only
             if label in alphas:  # the task teacher fine-tunes as the teacher row does, with the first seed
                 teacher = task_teacher(run_dir, spec, s.model_copy(update={"lr_grid": teacher_grid, "lr": teacher_grid[0], "seeds": 1,

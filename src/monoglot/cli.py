@@ -312,10 +312,10 @@ def _transfer_set(corpora: List[str], count: int, text_column: str, teacher: Opt
     token = [name for name, t in tasks.items() if t.kind != "sequence"]
     if token:
         raise BadInput(f"--transfer-corpus: {', '.join(token)} is a token task; a transfer set of sentences serves sentence tasks only")
+    from .tasks.readers import task_texts
     from .tasks.transfer import transfer_sentences
 
-    texts = [x for t in tasks.values() for split in t.splits.values() for x, _ in split]
-    return transfer_sentences(corpora, text_column, texts, count, seed=seed)
+    return transfer_sentences(corpora, text_column, [x for t in tasks.values() for x in task_texts(t)], count, seed=seed)
 
 
 def _print_results(results: dict[str, dict[str, dict]]) -> None:

@@ -317,12 +317,13 @@ def task_sentences(name: str, data_root: str | Path | None = None) -> list[str]:
     Raises:
         BadInput: as :func:`load_task`.
     """
-    task = load_task(name, data_root)
-    out = []
-    for split in SPLITS:
-        for x, _ in task.splits.get(split, []):
-            out.append(x if task.kind == "sequence" else " ".join(x))
-    return out
+    return task_texts(load_task(name, data_root))
+
+
+def task_texts(task: TaskData) -> list[str]:
+    """Every sentence of every split of a loaded ``task`` as plain text (token tasks: tokens joined
+    by single spaces), in split order (train, dev, test)."""
+    return [x if task.kind == "sequence" else " ".join(x) for split in SPLITS for x, _ in task.splits.get(split, [])]
 
 
 def train_split_of(task: TaskData) -> str:
