@@ -11,6 +11,7 @@ import torch
 from monoglot.distill import (AdaptSettings, DistillSettings, LossWeights, adapt_teacher, attention_kl, attention_mse, distill,
                               hidden_cosine, hidden_mse, logit_kl, logit_mse, mlm_loss, relation_kl)
 from monoglot.distill.data import mask_tokens, shard
+from monoglot.distill.objective import load_basis
 from monoglot.errors import BadInput
 from monoglot.shrink import shrink_to_dir
 
@@ -139,4 +140,33 @@ def test_fixed_pca_projection_uses_the_shrink_basis(tmp_path, e5_trimmed, swahil
 
             assert torch.equal(load_file(str(out / "hidden_projection.safetensors"))["projection"],
                                load_file(str(init / "hidden_projection.safetensors"))["projection"])
+            assert load_basis(out)[1] == "pca"
+            # continued distillation from the distilled student stays in its basis: it starts where it ended
+            # (before the basis' kind was saved, a fresh PCA of the first batch replaced it)
+            again = distill(e5_trimmed, out, [swahili_corpus], tmp_path / "s-again", DistillSettings(**kw), progress=False)
+            before = json.loads((again / "monoglot.json").read_text())["stats"]["val_loss_before"]["target"]
+            assert before == pytest.approx(first["pca"], rel=1e-3), (before, first["pca"])
     assert first["pca"] < 0.5 * first["truncate"], first
+
+
+def test_a_distilled_student_keeps_its_layer_map_for_continued_and_task_distillation():
+    """A distilled student records the maps it was distilled with (monoglot.json stats); distilling it
+    further, or task-distilling it, compares each of its layers with the same teacher layer and heads,
+    not the uniform map (which would compare student layer 1 with teacher layer 3 here)."""
+    from types import SimpleNamespace
+
+    from monoglot.distill.objective import build_maps, copied_layers, default_layer_map
+
+    teacher = SimpleNamespace(num_hidden_layers=12, num_attention_heads=12)
+    student = SimpleNamespace(num_hidden_layers=4, num_attention_heads=8)
+    heads = [[0, 2, 4, 5, 6, 7, 8, 11], [0, 3, 5, 7, 8, 9, 10, 11], [0, 1, 2, 4, 6, 7, 9, 11], [0, 1, 2, 4, 6, 9, 10, 11]]
+    shrunk = {"stats": {"layers_kept": [0, 4, 8, 11], "heads_kept": heads}}
+    s = DistillSettings(loss=LossWeights(hidden=1, attention=1))
+    first = build_maps(teacher, student, shrunk, s)
+    assert first.hidden == [0, 1, 5, 9, 12] and first.heads == heads
+    distilled = {"stats": {"layer_map": first.hidden, "teacher_heads": first.heads}}  # what distill records
+    assert copied_layers(distilled) == ([0, 4, 8, 11], heads)
+    again = build_maps(teacher, student, distilled, s)
+    assert (again.hidden, again.heads) == (first.hidden, first.heads)
+    assert default_layer_map(12, 4, None) == [0, 3, 6, 9, 12]  # what the distilled student got before
+    assert copied_layers({"stats": {}}) == (None, None)

@@ -360,7 +360,7 @@ def distill(teacher_spec: str | Path | None, student_spec: str | Path, corpora: 
             raw.student.eval().save_pretrained(tmp)
             save_tokenizer(tok, tmp)
             if fixed is not None:  # the basis the student was distilled in: task distillation's hidden-state loss reads it
-                save_file({"projection": fixed.float().contiguous()}, str(tmp / PROJECTION_FILE))
+                save_file({"projection": fixed.float().contiguous()}, str(tmp / PROJECTION_FILE), metadata={"kind": "pca"})
             if (work / "runs").is_dir():
                 shutil.copytree(work / "runs", tmp / "runs")
             stats = {"val_loss_before": {k: v for k, v in run.validations[0].items() if k != "step"}, "val_loss_after": final, "chosen_step": chosen,

@@ -45,17 +45,31 @@ def default_layer_map(teacher_layers: int, student_layers: int, kept: list[int] 
     return [round(j * teacher_layers / student_layers) for j in range(student_layers + 1)]
 
 
+def copied_layers(meta: dict) -> tuple[list[int] | None, list | None]:
+    """The teacher layers (0-based) and heads a student stands for, from its ``monoglot.json``:
+    what ``shrink`` copied (``layers_kept``/``heads_kept``), or for a distilled student the maps it
+    was distilled with (``layer_map``/``teacher_heads``), so that continued distillation and task
+    distillation compare each student layer with the same teacher layer; ``(None, None)`` if neither.
+    """
+    stats = meta.get("stats", {})
+    if stats.get("layers_kept") is not None:
+        return stats["layers_kept"], stats.get("heads_kept")
+    hidden = stats.get("layer_map")
+    if hidden and hidden[0] == 0 and all(k >= 1 for k in hidden[1:]):  # [0 (embeddings), teacher layer + 1, ...]
+        return [k - 1 for k in hidden[1:]], stats.get("teacher_heads")
+    return None, None
+
+
 def build_maps(teacher_cfg, student_cfg, student_meta: dict, s: DistillSettings) -> Maps:
     """The layer and head maps: ``s.layer_map`` if given, else the teacher layers the student was
-    copied from (``shrink`` records ``layers_kept``/``heads_kept``), else a uniform map.
+    copied from or distilled against (:func:`copied_layers`), else a uniform map.
 
     Raises:
         BadInput: a layer map of the wrong length or pointing at layers the teacher lacks; attention
             distillation with more student heads than teacher heads and no head map.
     """
     Lt, Ls, As = teacher_cfg.num_hidden_layers, student_cfg.num_hidden_layers, student_cfg.num_attention_heads
-    stats = student_meta.get("stats", {})
-    kept = stats.get("layers_kept")
+    kept, heads = copied_layers(student_meta)
     if s.layer_map is not None:
         if len(s.layer_map) != Ls:
             raise BadInput(f"layer_map has {len(s.layer_map)} entries but the student has {Ls} layers; give one teacher layer (1..{Lt}) per student layer")
@@ -65,7 +79,6 @@ def build_maps(teacher_cfg, student_cfg, student_meta: dict, s: DistillSettings)
         hidden = [0] + list(s.layer_map)
     else:
         hidden = default_layer_map(Lt, Ls, kept)
-    heads = stats.get("heads_kept")
     if heads and isinstance(heads[0], int):  # an older single list for every layer
         heads = [heads] * Ls
     custom = s.layer_map is not None and hidden[1:] != [k + 1 for k in (kept or [])]
@@ -311,14 +324,20 @@ def combined_loss(so: dict, to: dict, dm: DistillModel, labels: torch.Tensor | N
 
 
 def load_basis(student_dir: str | Path) -> tuple[torch.Tensor | None, str | None]:
-    """The ``(H_t, H_s)`` projection that ``shrink`` saved with a student narrower than its
-    teacher, and how it was made (``pca``, ``svd``, ``importance``, ...); ``(None, None)`` if none."""
-    from safetensors.torch import load_file
+    """The ``(H_t, H_s)`` projection saved with a student narrower than its teacher (by ``shrink``,
+    and by ``distill`` as the basis the student was distilled in), and how it was made (``pca``,
+    ``svd``, ``importance``, ...); ``(None, None)`` if none.
+
+    The kind is the file's own ``kind`` metadata; files written before it existed fall back to the
+    shrink settings in ``monoglot.json`` (a distilled student's lack them: kind None).
+    """
+    from safetensors import safe_open
 
     f = Path(student_dir) / PROJECTION_FILE
     if not f.is_file():
         return None, None
     from ..artifacts import read_meta
 
-    kind = read_meta(student_dir).get("settings", {}).get("hidden_strategy")
-    return load_file(str(f))["projection"], kind
+    with safe_open(str(f), "pt") as fh:
+        kind = (fh.metadata() or {}).get("kind") or read_meta(student_dir).get("settings", {}).get("hidden_strategy")
+        return fh.get_tensor("projection"), kind

@@ -47,9 +47,10 @@ def measure_steps(model, plan: ShrinkPlan, measure: dict | None) -> list[dict]:
     return rows
 
 
-def save_projection(plan: ShrinkPlan, hidden_size: int, out: Path) -> None:
+def save_projection(plan: ShrinkPlan, hidden_size: int, out: Path, kind: str) -> None:
     """Save the ``(H, H')`` map from the teacher's hidden space to the student's (the basis, or a
-    column selection of the kept dimensions) as ``hidden_projection.safetensors``, when ``H' < H``.
+    column selection of the kept dimensions) as ``hidden_projection.safetensors``, when ``H' < H``;
+    ``kind`` (the hidden strategy: ``pca``, ``svd``, ...) goes into the file's metadata.
 
     Distillation starts its learned projection from it, or uses it as the fixed PCA projection.
     """
@@ -64,7 +65,7 @@ def save_projection(plan: ShrinkPlan, hidden_size: int, out: Path) -> None:
     else:
         P = torch.zeros(hidden_size, plan.hidden_size)
         P[torch.as_tensor(plan.hidden), torch.arange(plan.hidden_size)] = 1.0
-    save_file({"projection": P.float().contiguous()}, str(Path(out) / PROJECTION_FILE))
+    save_file({"projection": P.float().contiguous()}, str(Path(out) / PROJECTION_FILE), metadata={"kind": kind})
 
 
 def shrink_to_dir(model_spec: str | Path, out: str | Path, settings: ShrinkSettings | None = None, *,
@@ -91,7 +92,7 @@ def shrink_to_dir(model_spec: str | Path, out: str | Path, settings: ShrinkSetti
         student = shrink_model(model, plan)
         student.save_pretrained(tmp)
         save_tokenizer(tok, tmp)
-        save_projection(plan, model.config.hidden_size, tmp)
+        save_projection(plan, model.config.hidden_size, tmp, s.hidden_strategy)
         cfg = model.config
         stats = {"teacher_shape": [cfg.num_hidden_layers, cfg.hidden_size, cfg.num_attention_heads, cfg.intermediate_size],
                  "student_shape": plan.shape(), "layers_kept": plan.layers, "heads_kept": plan.heads,

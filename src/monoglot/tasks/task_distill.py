@@ -54,7 +54,7 @@ def task_distillation_loss(teacher, student, settings, student_dir: str | Path |
             hidden sizes and no saved basis.
     """
     from ..artifacts import read_meta
-    from ..distill.objective import default_layer_map, load_basis
+    from ..distill.objective import copied_layers, default_layer_map, load_basis
 
     if teacher.config.num_labels != student.config.num_labels:
         raise BadInput(f"the task teacher predicts {teacher.config.num_labels} labels, the student {student.config.num_labels}; fine-tune the teacher on the same task")
@@ -66,7 +66,7 @@ def task_distillation_loss(teacher, student, settings, student_dir: str | Path |
         if basis is None:
             raise BadInput(f"distill_hidden needs equal hidden sizes (teacher {ht}, student {hs}) or the student's hidden_projection.safetensors from shrink; set distill_hidden = 0")
     Lt, Ls = teacher.config.num_hidden_layers, student.config.num_hidden_layers
-    kept = read_meta(student_dir).get("stats", {}).get("layers_kept") if student_dir else None
+    kept = copied_layers(read_meta(student_dir))[0] if student_dir else None
     layer_map = default_layer_map(Lt, Ls, kept)
     need_states = settings.distill_hidden > 0 or settings.distill_attention > 0
     seen = _SOFT_LABELS.setdefault(teacher, {})  # an example's token ids -> the teacher's logits for it
