@@ -122,6 +122,34 @@ def test_evaluate_transfer_corpus_needs_a_teacher_and_sentence_tasks(tmp_path, t
     assert (result["n_transfer"], result["method"]) == (1, "full+distill")  # the sentence holding a test sentence is dropped
 
 
+def test_evaluate_task_distillation_options(tmp_path, tiny_bert):
+    """--distill-* reach the task-distillation loss, need --teacher, and a hidden-state loss the
+    student cannot take fails before any fine-tuning."""
+    from conftest import make_tiny, toy_task, write_task_files
+    from monoglot.tasks import FinetuneSettings, evaluate_task
+
+    tsv = {f"{k}.tsv": "text\tlabel\n" + "".join(f"{x}\t{y}\n" for x, y in v) for k, v in toy_task().splits.items()}
+    folder = write_task_files(tmp_path, "toy", "xx", tsv)
+    assert_bad(cli("evaluate", tiny_bert, "--task", folder, "--distill-hidden", 1, "--out", tmp_path / "e"),
+               "--distill-hidden is a task-distillation setting", "--teacher DIR")
+    fast = dict(epochs=1, batch_size=16, max_length=16)
+    evaluate_task(tiny_bert, str(folder), FinetuneSettings(**fast), progress=False, save_to=tmp_path / "teacher")
+    narrow = make_tiny(tmp_path / "narrow", "bert", hidden=32)  # same tokenizer, half the width, no saved basis
+    assert_bad(cli("evaluate", tiny_bert, narrow, "--task", folder, "--teacher", tmp_path / "teacher", "--distill-hidden", 1,
+                   "--out", tmp_path / "e"), "needs equal hidden sizes (teacher 64, student 32)", "--distill-hidden 0")
+    assert_bad(cli("evaluate", tiny_bert, "--task", folder, "--teacher", tmp_path / "teacher", "--distill-alpha", 1.5,
+                   "--out", tmp_path / "e"), "--distill-alpha", "less than or equal to 1")
+    assert not (tmp_path / "e").exists()
+
+    r = cli("evaluate", tiny_bert, "--task", folder, "--teacher", tmp_path / "teacher", "--distill-alpha", 0.25,
+            "--distill-hidden", 1, "--distill-temperature", 3, "--epochs", 1, "--max-length", 16, "--out", tmp_path / "e", "--quiet")
+    assert r.returncode == 0, r.stderr
+    result = next(iter(json.loads((tmp_path / "e" / "results.json").read_text())[str(tiny_bert)].values()))
+    assert result["method"] == "full+distill"
+    assert {k: result["settings"][k] for k in ("distill_alpha", "distill_hidden", "distill_temperature", "distill_attention")} == \
+        {"distill_alpha": 0.25, "distill_hidden": 1.0, "distill_temperature": 3.0, "distill_attention": 0.0}
+
+
 def test_shrink_and_trim_options_are_checked(tmp_path, tiny_bert):
     r = cli("shrink", "--help")
     assert r.returncode == 0 and "--ffn-strategy" in r.stdout and "taylor" in r.stdout and "pca" in r.stdout

@@ -254,6 +254,10 @@ def evaluate(models: List[str] = typer.Argument(..., help="Model directories or 
              density: float = _opt(FinetuneSettings, "density"),
              pooling: str = _opt(FinetuneSettings, "pooling", help="What a sequence head reads: cls (the first token), mean (the mean over the tokens), or auto (mean for a directory with sentence-transformers mean pooling, such as e5 and monoglot's outputs; else cls)."),
              teacher: Optional[Path] = typer.Option(None, help="A task-tuned teacher directory (same task and tokenizer): task distillation."),
+             distill_alpha: float = _opt(FinetuneSettings, "distill_alpha", help="With --teacher: weight of the gold-label loss; 1 - alpha goes to the teacher's soft labels."),
+             distill_temperature: float = _opt(FinetuneSettings, "distill_temperature", help="With --teacher: softmax temperature of the soft labels."),
+             distill_hidden: float = _opt(FinetuneSettings, "distill_hidden", help="With --teacher: weight of TinyBERT's hidden-state loss, each student layer against the teacher layer it was distilled against, in shrink's basis (0: off)."),
+             distill_attention: float = _opt(FinetuneSettings, "distill_attention", help="With --teacher: weight of the last-layer attention KL (0: off)."),
              transfer_corpus: List[str] = typer.Option([], "--transfer-corpus", help="With --teacher, on sentence tasks: unlabeled text in the tasks' language (a corpus file, as --corpus takes); --transfer sentences of it, less those sharing an 8-word span with any --task, join the training set with the teacher's soft labels only (a transfer set; TinyBERT's data augmentation). Repeatable."),
              transfer: int = typer.Option(2000, help="Sentences sampled (seeded) from --transfer-corpus."),
              text_column: str = TextColumn,
@@ -286,8 +290,21 @@ def evaluate(models: List[str] = typer.Argument(..., help="Model directories or 
             resolve_model(teacher)
         sentences = _transfer_set(transfer_corpus, transfer, text_column, teacher, tasks, root, seed)
         grid = parse_lr_grid(lr_grid)
+        distill = dict(distill_alpha=distill_alpha, distill_temperature=distill_temperature, distill_hidden=distill_hidden,
+                       distill_attention=distill_attention)
         s = FinetuneSettings(epochs=epochs, lr=lr, batch_size=batch_size, max_length=max_length, seed=seed, seeds=seeds,
-                             lr_grid=grid, lr_selection=lr_selection, method=method, density=density, pooling=pooling)
+                             lr_grid=grid, lr_selection=lr_selection, method=method, density=density, pooling=pooling, **distill)
+        changed = [k for k, v in distill.items() if v != FinetuneSettings.model_fields[k].default]
+        if teacher is None and changed:
+            raise BadInput(f"--{changed[0].replace('_', '-')} is a task-distillation setting: give --teacher DIR (a task-tuned teacher) or drop it")
+        if teacher is not None and distill_hidden > 0:
+            from transformers import AutoConfig
+
+            from .tasks.task_distill import hidden_basis
+
+            width = AutoConfig.from_pretrained(resolve_model(teacher)).hidden_size
+            for p in paths:
+                hidden_basis(width, AutoConfig.from_pretrained(p).hidden_size, p if Path(p).is_dir() else None)
 
         def run_model(p) -> dict:
             return {t: run_eval(p, tasks[t], s, progress=not quiet, teacher=teacher, transfer=sentences) for t in task}

@@ -46,6 +46,25 @@ def load_task_teacher(path: str | Path):
     return model
 
 
+def hidden_basis(teacher_hidden: int, student_hidden: int, student_dir: str | Path | None) -> torch.Tensor | None:
+    """The basis the hidden-state loss projects the teacher's states on: None for equal hidden
+    sizes, else the ``[teacher_hidden, student_hidden]`` basis ``shrink`` saved with the student
+    (``hidden_projection.safetensors``, the one its distillation used).
+
+    Raises:
+        BadInput: the sizes differ and ``student_dir`` holds no saved basis.
+    """
+    from ..distill.objective import load_basis
+
+    if teacher_hidden == student_hidden:
+        return None
+    basis = load_basis(student_dir)[0] if student_dir else None
+    if basis is None:
+        raise BadInput(f"the hidden-state task loss needs equal hidden sizes (teacher {teacher_hidden}, student {student_hidden}) or the "
+                       f"student's hidden_projection.safetensors from shrink; pass --distill-hidden 0 (distill_hidden = 0 in settings)")
+    return basis
+
+
 def task_distillation_loss(teacher, student, settings, student_dir: str | Path | None = None) -> Callable:
     """``loss(model, batch) -> scalar`` for :func:`~monoglot.tasks.finetune.fit`.
 
@@ -54,17 +73,12 @@ def task_distillation_loss(teacher, student, settings, student_dir: str | Path |
             hidden sizes and no saved basis.
     """
     from ..artifacts import read_meta
-    from ..distill.objective import copied_layers, default_layer_map, load_basis
+    from ..distill.objective import copied_layers, default_layer_map
 
     if teacher.config.num_labels != student.config.num_labels:
         raise BadInput(f"the task teacher predicts {teacher.config.num_labels} labels, the student {student.config.num_labels}; fine-tune the teacher on the same task")
     T, a = settings.distill_temperature, settings.distill_alpha
-    ht, hs = teacher.config.hidden_size, student.config.hidden_size
-    basis = None
-    if settings.distill_hidden > 0 and ht != hs:
-        basis, _ = load_basis(student_dir) if student_dir else (None, None)
-        if basis is None:
-            raise BadInput(f"distill_hidden needs equal hidden sizes (teacher {ht}, student {hs}) or the student's hidden_projection.safetensors from shrink; set distill_hidden = 0")
+    basis = hidden_basis(teacher.config.hidden_size, student.config.hidden_size, student_dir) if settings.distill_hidden > 0 else None
     Lt, Ls = teacher.config.num_hidden_layers, student.config.num_hidden_layers
     kept = copied_layers(read_meta(student_dir))[0] if student_dir else None
     layer_map = default_layer_map(Lt, Ls, kept)
