@@ -260,7 +260,7 @@ def task_teacher(run_dir: Path, spec: str, settings, data_root, progress: bool =
     """
     from monoglot import cache
     from monoglot.artifacts import settings_hash
-    from monoglot.tasks.finetune import evaluate_task
+    from monoglot.tasks.verdict import evaluate
 
     trimmed = run_dir / "trimmed"
     out = run_dir / "task-teachers" / _spec_slug(spec)
@@ -268,18 +268,8 @@ def task_teacher(run_dir: Path, spec: str, settings, data_root, progress: bool =
     if out.is_dir() and cache.recorded(out) == key:
         return out
     print(f"fine-tuning the task teacher (the trimmed teacher) on {spec} (lr grid {settings.lr_grid}, seed {settings.seed})", flush=True)
-    tmp = out.with_name(out.name + ".tmp")
-    best = None
-    for lr in settings.lr_grid:
-        shutil.rmtree(tmp / str(lr), ignore_errors=True)
-        r = evaluate_task(trimmed, spec, settings.model_copy(update={"lr": lr}), data_root=data_root, progress=progress,
-                          save_to=tmp / str(lr))
-        if best is None or r["dev_metrics"][r["metric"]] > best[1]:
-            best = (lr, r["dev_metrics"][r["metric"]], r)
     shutil.rmtree(out, ignore_errors=True)
-    (tmp / str(best[0])).rename(out)
-    shutil.rmtree(tmp, ignore_errors=True)
-    write_json_atomic(out / "task-result.json", best[2])
+    evaluate(trimmed, spec, settings, data_root=data_root, progress=progress, save_to=out)
     cache.mark(out, key)
     return out
 

@@ -3,6 +3,7 @@
 import json
 import re
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -126,14 +127,24 @@ def test_evaluate_task_distillation_options(tmp_path, tiny_bert):
     """--distill-* reach the task-distillation loss, need --teacher, and a hidden-state loss the
     student cannot take fails before any fine-tuning."""
     from conftest import make_tiny, toy_task, write_task_files
-    from monoglot.tasks import FinetuneSettings, evaluate_task
 
     tsv = {f"{k}.tsv": "text\tlabel\n" + "".join(f"{x}\t{y}\n" for x, y in v) for k, v in toy_task().splits.items()}
     folder = write_task_files(tmp_path, "toy", "xx", tsv)
     assert_bad(cli("evaluate", tiny_bert, "--task", folder, "--distill-hidden", 1, "--out", tmp_path / "e"),
                "--distill-hidden is a task-distillation setting", "--teacher DIR")
-    fast = dict(epochs=1, batch_size=16, max_length=16)
-    evaluate_task(tiny_bert, str(folder), FinetuneSettings(**fast), progress=False, save_to=tmp_path / "teacher")
+    # the task teacher: a model fine-tuned with --save-models (the first seed at the rate chosen on dev)
+    assert_bad(cli("evaluate", tiny_bert, "--task", folder, "--method", "probe", "--save-models", "--out", tmp_path / "t"),
+               "--save-models", "--method probe fine-tunes none")
+    r = cli("evaluate", tiny_bert, "--task", folder, "--epochs", 1, "--max-length", 16, "--lr-grid", "1e-6,5e-3", "--seeds", 2,
+            "--save-models", "--out", tmp_path / "t", "--quiet")
+    assert r.returncode == 0, r.stderr
+    tuned = json.loads((tmp_path / "t" / "results.json").read_text())[str(tiny_bert)][str(folder)]
+    saved = tmp_path / "t" / tuned["saved_to"]
+    assert saved.parent.name == "models" and sorted(p.name for p in saved.parent.iterdir()) == [saved.name]  # no other rate's model, no staging folder
+    first = json.loads((saved / "task-result.json").read_text())
+    assert (first["settings"]["lr"], first["settings"]["seed"]) == (tuned["lr"], 42)
+    assert first["metrics"] == tuned["runs"][0]["metrics"]
+    shutil.copytree(saved, tmp_path / "teacher")
     narrow = make_tiny(tmp_path / "narrow", "bert", hidden=32)  # same tokenizer, half the width, no saved basis
     assert_bad(cli("evaluate", tiny_bert, narrow, "--task", folder, "--teacher", tmp_path / "teacher", "--distill-hidden", 1,
                    "--out", tmp_path / "e"), "needs equal hidden sizes (teacher 64, student 32)", "--distill-hidden 0")

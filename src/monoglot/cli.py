@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -264,10 +265,13 @@ def evaluate(models: List[str] = typer.Argument(..., help="Model directories or 
              batch_size: int = _opt(FinetuneSettings, "batch_size"),
              max_length: int = _opt(FinetuneSettings, "max_length"),
              seed: int = _opt(FinetuneSettings, "seed"),
+             save_models: bool = typer.Option(False, "--save-models", help="Keep each fine-tuned task model (the first seed's, at the chosen rate) in OUT/models/MODEL__TASK/: a transformers directory to deploy, or the task teacher that --teacher takes."),
              data: Optional[Path] = typer.Option(None, help="Data root (default $MONOGLOT_DATA or ../shared/data)."),
              quiet: bool = NoProgress) -> None:
     """Fine-tune and test each model on each task, the same way for every model; selection on dev only.
-    With --method probe: frozen-encoder probes with MTEB's protocol instead (no fine-tuning)."""
+    With --method probe: frozen-encoder probes with MTEB's protocol instead (no fine-tuning).
+    Task distillation in two runs: the trimmed teacher with --save-models, then the student with
+    --teacher OUT/models/MODEL__TASK (same tokenizer)."""
     from .artifacts import atomic_dir, check_new_output
     from .paths import data_root
     from .tasks import evaluate as run_eval, load_task
@@ -279,7 +283,10 @@ def evaluate(models: List[str] = typer.Argument(..., help="Model directories or 
     if method == "probe":
         from .tasks.probe import probe_model
 
-        def run_model(p) -> dict:
+        if save_models:
+            raise BadInput("--save-models keeps fine-tuned task models, and --method probe fine-tunes none: drop one of them")
+
+        def run_model(p, tmp: Path) -> dict:
             return probe_model(p, list(task), root, progress=not quiet, seed=seed)
     else:  # every model, tokenizer, task and setting is checked before any fine-tuning
         tasks = {t: load_task(t, root) for t in task}
@@ -306,12 +313,26 @@ def evaluate(models: List[str] = typer.Argument(..., help="Model directories or 
             for p in paths:
                 hidden_basis(width, AutoConfig.from_pretrained(p).hidden_size, p if Path(p).is_dir() else None)
 
-        def run_model(p) -> dict:
-            return {t: run_eval(p, tasks[t], s, progress=not quiet, teacher=teacher, transfer=sentences) for t in task}
+        def run_model(p, tmp: Path) -> dict:
+            results = {}
+            for t in task:
+                keep = Path("models") / f"{_slug(p)}__{_slug(t)}" if save_models else None
+                results[t] = run_eval(p, tasks[t], s, progress=not quiet, teacher=teacher, transfer=sentences,
+                                      save_to=tmp / keep if keep else None)
+                if keep:
+                    results[t]["saved_to"] = str(keep)
+            return results
     with atomic_dir(out) as tmp:
-        results = {m: run_model(p) for m, p in zip(models, paths)}
+        results = {m: run_model(p, tmp) for m, p in zip(models, paths)}
         (tmp / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     _print_results(results)
+    if save_models:
+        print(f"task models: {out / 'models'}/ (one per model and task; --teacher takes one)")
+
+
+def _slug(text: str) -> str:
+    """A model path or task spec as a file name: ``out/welsh/trimmed`` -> ``out-welsh-trimmed``."""
+    return re.sub(r"[^\w.-]+", "-", str(text)).strip("-.") or "model"
 
 
 def _transfer_set(corpora: List[str], count: int, text_column: str, teacher: Optional[Path], tasks: dict, root: Path,

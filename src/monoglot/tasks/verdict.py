@@ -9,6 +9,8 @@ are reported as mean and (population) standard deviation over the seeds at the c
 
 from __future__ import annotations
 
+import json
+import shutil
 import statistics
 from pathlib import Path
 from typing import Any
@@ -19,9 +21,13 @@ from .readers import TaskData, load_task
 
 def evaluate(model_dir: str | Path, task: str | TaskData, settings: FinetuneSettings | None = None,
              data_root: str | Path | None = None, progress: bool = True, teacher: Any = None,
-             transfer: list[str] | None = None) -> dict[str, Any]:
+             transfer: list[str] | None = None, save_to: str | Path | None = None) -> dict[str, Any]:
     """Fine-tune and test ``model_dir`` on ``task`` over ``settings.seeds`` seeds (and
     ``settings.lr_grid``, chosen on dev as ``settings.lr_selection`` says).
+
+    ``save_to``: a new directory for the task model of the first seed at the chosen rate (a task
+    teacher for task distillation), with its run's result as ``task-result.json``; written under
+    a temporary name and renamed when complete.
 
     Returns:
         the chosen rate's first run's :func:`~monoglot.tasks.finetune.evaluate_task` result with
@@ -43,9 +49,16 @@ def evaluate(model_dir: str | Path, task: str | TaskData, settings: FinetuneSett
 
         teacher = load_task_teacher(teacher)
 
+    saved = {}  # rate -> where its first seed's task model was written
+    stage = Path(save_to).with_name(f".{Path(save_to).name}.runs") if save_to is not None else None
+    if stage is not None:
+        shutil.rmtree(stage, ignore_errors=True)  # a killed run's
+
     def run(lr: float, seed: int) -> dict:
+        if stage is not None and seed == seeds[0]:
+            saved[lr] = stage / str(lr)
         return evaluate_task(model_dir, task, settings.model_copy(update={"lr": lr, "seed": seed}), progress=progress, teacher=teacher,
-                             transfer=transfer)
+                             transfer=transfer, save_to=saved.get(lr) if seed == seeds[0] else None)
 
     def dev(r: dict) -> float:
         return r["dev_metrics"][task.metric]
@@ -67,6 +80,10 @@ def evaluate(model_dir: str | Path, task: str | TaskData, settings: FinetuneSett
         out["lr_search_runs"] = {str(k): _summaries(rs, seeds) for k, rs in tried.items()}
     others = [r for k, rs in tried.items() if k != lr for r in rs]
     out["train_seconds"] = round(sum(r["train_seconds"] for r in runs + others), 2)
+    if stage is not None:
+        (saved[lr] / "task-result.json").write_text(json.dumps(runs[0], indent=2) + "\n")
+        saved[lr].rename(save_to)
+        shutil.rmtree(stage)
     return out
 
 
