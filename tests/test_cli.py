@@ -136,13 +136,13 @@ def test_evaluate_task_distillation_options(tmp_path, tiny_bert):
     assert_bad(cli("evaluate", tiny_bert, "--task", folder, "--method", "probe", "--save-models", "--out", tmp_path / "t"),
                "--save-models", "--method probe fine-tunes none")
     r = cli("evaluate", tiny_bert, "--task", folder, "--epochs", 1, "--max-length", 16, "--lr-grid", "1e-6,5e-3", "--seeds", 2,
-            "--save-models", "--out", tmp_path / "t", "--quiet")
+            "--patience", 2, "--save-models", "--out", tmp_path / "t", "--quiet")
     assert r.returncode == 0, r.stderr
     tuned = json.loads((tmp_path / "t" / "results.json").read_text())[str(tiny_bert)][str(folder)]
     saved = tmp_path / "t" / tuned["saved_to"]
     assert saved.parent.name == "models" and sorted(p.name for p in saved.parent.iterdir()) == [saved.name]  # no other rate's model, no staging folder
     first = json.loads((saved / "task-result.json").read_text())
-    assert (first["settings"]["lr"], first["settings"]["seed"]) == (tuned["lr"], 42)
+    assert (first["settings"]["lr"], first["settings"]["seed"], first["settings"]["patience"]) == (tuned["lr"], 42, 2)
     assert first["metrics"] == tuned["runs"][0]["metrics"]
     shutil.copytree(saved, tmp_path / "teacher")
     narrow = make_tiny(tmp_path / "narrow", "bert", hidden=32)  # same tokenizer, half the width, no saved basis

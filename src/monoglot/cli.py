@@ -248,6 +248,7 @@ def evaluate(models: List[str] = typer.Argument(..., help="Model directories or 
              out: Path = typer.Option(..., "--out", help="Directory for the results (created; must not exist)."),
              method: str = _opt(FinetuneSettings, "method", help="full fine-tuning, lt-sft (sparse, BiStil), lora (peft, frozen body), or probe (frozen encoder, MTEB's protocol; also flores:SRC-TGT and bitext:FILE1,FILE2 tasks)."),
              epochs: int = _opt(FinetuneSettings, "epochs"),
+             patience: Optional[int] = _opt(FinetuneSettings, "patience", help="Early stopping: stop after this many epochs without a better dev score (counting only epochs above the majority class's); default: run every epoch."),
              lr: float = _opt(FinetuneSettings, "lr"),
              lr_grid: Optional[str] = typer.Option(None, help="Comma-separated learning rates; the best on dev is used (see --lr-selection), e.g. 5e-5,2e-4,5e-4."),
              lr_selection: str = _opt(FinetuneSettings, "lr_selection", help="How the rate is chosen on dev: first-seed (one run per rate) or seed-mean (every seed at every rate, the best mean dev score; steadier on small dev sets)."),
@@ -299,7 +300,7 @@ def evaluate(models: List[str] = typer.Argument(..., help="Model directories or 
         grid = parse_lr_grid(lr_grid)
         distill = dict(distill_alpha=distill_alpha, distill_temperature=distill_temperature, distill_hidden=distill_hidden,
                        distill_attention=distill_attention)
-        s = FinetuneSettings(epochs=epochs, lr=lr, batch_size=batch_size, max_length=max_length, seed=seed, seeds=seeds,
+        s = FinetuneSettings(epochs=epochs, patience=patience, lr=lr, batch_size=batch_size, max_length=max_length, seed=seed, seeds=seeds,
                              lr_grid=grid, lr_selection=lr_selection, method=method, density=density, pooling=pooling, **distill)
         changed = [k for k, v in distill.items() if v != FinetuneSettings.model_fields[k].default]
         if teacher is None and changed:
