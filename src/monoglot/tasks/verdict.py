@@ -49,16 +49,14 @@ def evaluate(model_dir: str | Path, task: str | TaskData, settings: FinetuneSett
 
         teacher = load_task_teacher(teacher)
 
-    saved = {}  # rate -> where its first seed's task model was written
-    stage = Path(save_to).with_name(f".{Path(save_to).name}.runs") if save_to is not None else None
+    stage = Path(save_to).with_name(f".{Path(save_to).name}.runs") if save_to is not None else None  # each rate's first seed's model
     if stage is not None:
         shutil.rmtree(stage, ignore_errors=True)  # a killed run's
 
     def run(lr: float, seed: int) -> dict:
-        if stage is not None and seed == seeds[0]:
-            saved[lr] = stage / str(lr)
+        keep = stage / str(lr) if stage is not None and seed == seeds[0] else None
         return evaluate_task(model_dir, task, settings.model_copy(update={"lr": lr, "seed": seed}), progress=progress, teacher=teacher,
-                             transfer=transfer, save_to=saved.get(lr) if seed == seeds[0] else None)
+                             transfer=transfer, save_to=keep)
 
     def dev(r: dict) -> float:
         return r["dev_metrics"][task.metric]
@@ -81,8 +79,8 @@ def evaluate(model_dir: str | Path, task: str | TaskData, settings: FinetuneSett
     others = [r for k, rs in tried.items() if k != lr for r in rs]
     out["train_seconds"] = round(sum(r["train_seconds"] for r in runs + others), 2)
     if stage is not None:
-        (saved[lr] / "task-result.json").write_text(json.dumps(runs[0], indent=2) + "\n")
-        saved[lr].rename(save_to)
+        (stage / str(lr) / "task-result.json").write_text(json.dumps(runs[0], indent=2) + "\n")
+        (stage / str(lr)).rename(save_to)
         shutil.rmtree(stage)
     return out
 
