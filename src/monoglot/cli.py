@@ -287,7 +287,7 @@ def evaluate(models: List[str] = typer.Argument(..., help="Model directories or 
         if save_models:
             raise BadInput("--save-models keeps fine-tuned task models, and --method probe fine-tunes none: drop one of them")
 
-        def run_model(p, tmp: Path) -> dict:
+        def run_model(name: str, p, tmp: Path) -> dict:
             return probe_model(p, list(task), root, progress=not quiet, seed=seed)
     else:  # every model, tokenizer, task and setting is checked before any fine-tuning
         tasks = {t: load_task(t, root) for t in task}
@@ -314,17 +314,17 @@ def evaluate(models: List[str] = typer.Argument(..., help="Model directories or 
             for p in paths:
                 hidden_basis(width, AutoConfig.from_pretrained(p).hidden_size, p if Path(p).is_dir() else None)
 
-        def run_model(p, tmp: Path) -> dict:
+        def run_model(name: str, p, tmp: Path) -> dict:
             results = {}
             for t in task:
-                keep = Path("models") / f"{_slug(p)}__{_slug(t)}" if save_models else None
+                keep = Path("models") / f"{_slug(name)}__{_slug(t)}" if save_models else None
                 results[t] = run_eval(p, tasks[t], s, progress=not quiet, teacher=teacher, transfer=sentences,
                                       save_to=tmp / keep if keep else None)
                 if keep:
                     results[t]["saved_to"] = str(keep)
             return results
     with atomic_dir(out) as tmp:
-        results = {m: run_model(p, tmp) for m, p in zip(models, paths)}
+        results = {m: run_model(m, p, tmp) for m, p in zip(models, paths)}
         (tmp / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     _print_results(results)
     if save_models:
@@ -332,7 +332,7 @@ def evaluate(models: List[str] = typer.Argument(..., help="Model directories or 
 
 
 def _slug(text: str) -> str:
-    """A model path or task spec as a file name: ``out/welsh/trimmed`` -> ``out-welsh-trimmed``."""
+    """A model argument (path or hub id) or task spec as a file name: ``out/welsh/trimmed`` -> ``out-welsh-trimmed``."""
     return re.sub(r"[^\w.-]+", "-", str(text)).strip("-.") or "model"
 
 
