@@ -135,6 +135,8 @@ def test_evaluate_task_distillation_options(tmp_path, tiny_bert):
     # the task teacher: a model fine-tuned with --save-models (the first seed at the rate chosen on dev)
     assert_bad(cli("evaluate", tiny_bert, "--task", folder, "--method", "probe", "--save-models", "--out", tmp_path / "t"),
                "--save-models", "--method probe fine-tunes none")
+    assert_bad(cli("evaluate", tiny_bert, tiny_bert, "--task", folder, "--save-models", "--out", tmp_path / "t"),
+               "two models would share the folder")
     r = cli("evaluate", tiny_bert, "--task", folder, "--epochs", 1, "--max-length", 16, "--lr-grid", "1e-6,5e-3", "--seeds", 2,
             "--patience", 2, "--save-models", "--out", tmp_path / "t", "--quiet")
     assert r.returncode == 0, r.stderr

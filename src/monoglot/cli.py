@@ -298,6 +298,10 @@ def evaluate(models: List[str] = typer.Argument(..., help="Model directories or 
             resolve_model(teacher)
         sentences = _transfer_set(transfer_corpus, transfer, text_column, teacher, tasks, root, seed)
         grid = parse_lr_grid(lr_grid)
+        slugs = [_slug(m) for m in models]
+        if save_models and len(set(slugs)) < len(slugs):
+            twin = next(m for m in models if slugs.count(_slug(m)) > 1)
+            raise BadInput(f"--save-models: two models would share the folder models/{_slug(twin)}__TASK; give each model once, by distinct paths")
         distill = dict(distill_alpha=distill_alpha, distill_temperature=distill_temperature, distill_hidden=distill_hidden,
                        distill_attention=distill_attention)
         s = FinetuneSettings(epochs=epochs, patience=patience, lr=lr, batch_size=batch_size, max_length=max_length, seed=seed, seeds=seeds,
