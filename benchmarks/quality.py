@@ -44,14 +44,13 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import re
 import shutil
 import subprocess
 import time
 from pathlib import Path
 
 from monoglot.errors import BadInput
-from monoglot.files import write_json_atomic
+from monoglot.files import slug, write_json_atomic
 from monoglot.pipeline import run_recipe
 from monoglot.recipe import load_recipe
 from monoglot.tasks.settings import parse_lr_grid
@@ -220,8 +219,7 @@ def full_budget(run_dir: Path, recipe, data_root=None, *, seeds: int = 3, max_ep
                 extra = sentences
             key = settings_hash("full-budget", cache.recorded(path) or str(path), spec, s.model_dump(),
                                 *([cache.recorded(teacher)] if teacher else []), *([extra] if extra else []))
-            slug = re.sub(r"[^\w.-]+", "-", label).strip("-")  # "student from random init" -> student-from-random-init
-            f = out_dir / f"{slug}__{_spec_slug(spec)}.json"
+            f = out_dir / f"{slug(label)}__{_spec_slug(spec)}.json"  # "student from random init" -> student-from-random-init__...
             res = cache.lookup(f, key)
             if res is None:
                 print(f"fine-tuning {label} on {spec} ({s.epochs} epochs max, lr grid {grid}, {seeds} seeds)", flush=True)

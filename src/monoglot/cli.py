@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -12,6 +11,7 @@ import typer
 
 from .distill.settings import AdaptSettings, DistillSettings
 from .errors import BadInput, Interrupted, Terminated, first_validation_error
+from .files import slug
 from .recipe import DataSection
 from .shrink.settings import ShrinkSettings
 from .tasks.settings import FinetuneSettings, parse_lr_grid
@@ -294,14 +294,13 @@ def evaluate(models: List[str] = typer.Argument(..., help="Model directories or 
         token_task = any(t.kind == "token" for t in tasks.values())
         for p in paths:
             load_tokenizer(p, require_fast=token_task)
-        if teacher is not None:
-            resolve_model(teacher)
+        teacher_dir = resolve_model(teacher) if teacher is not None else None
         sentences = _transfer_set(transfer_corpus, transfer, text_column, teacher, tasks, root, seed)
         grid = parse_lr_grid(lr_grid)
-        slugs = [_slug(m) for m in models]
-        if save_models and len(set(slugs)) < len(slugs):
-            twin = next(m for m in models if slugs.count(_slug(m)) > 1)
-            raise BadInput(f"--save-models: two models would share the folder models/{_slug(twin)}__TASK; give each model once, by distinct paths")
+        slugs = [slug(m) for m in models]
+        twins = [x for x in slugs if slugs.count(x) > 1]
+        if save_models and twins:
+            raise BadInput(f"--save-models: two models would share the folder models/{twins[0]}__TASK; give each model once, by distinct paths")
         distill = dict(distill_alpha=distill_alpha, distill_temperature=distill_temperature, distill_hidden=distill_hidden,
                        distill_attention=distill_attention)
         s = FinetuneSettings(epochs=epochs, patience=patience, lr=lr, batch_size=batch_size, max_length=max_length, seed=seed, seeds=seeds,
@@ -309,19 +308,19 @@ def evaluate(models: List[str] = typer.Argument(..., help="Model directories or 
         changed = [k for k, v in distill.items() if v != FinetuneSettings.model_fields[k].default]
         if teacher is None and changed:
             raise BadInput(f"--{changed[0].replace('_', '-')} is a task-distillation setting: give --teacher DIR (a task-tuned teacher) or drop it")
-        if teacher is not None and distill_hidden > 0:
+        if teacher_dir is not None and distill_hidden > 0:
             from transformers import AutoConfig
 
             from .tasks.task_distill import hidden_basis
 
-            width = AutoConfig.from_pretrained(resolve_model(teacher)).hidden_size
+            width = AutoConfig.from_pretrained(teacher_dir).hidden_size
             for p in paths:
                 hidden_basis(width, AutoConfig.from_pretrained(p).hidden_size, p if Path(p).is_dir() else None)
 
         def run_model(name: str, p, tmp: Path) -> dict:
             results = {}
             for t in task:
-                keep = Path("models") / f"{_slug(name)}__{_slug(t)}" if save_models else None
+                keep = Path("models") / f"{slug(name)}__{slug(t)}" if save_models else None
                 results[t] = run_eval(p, tasks[t], s, progress=not quiet, teacher=teacher, transfer=sentences,
                                       save_to=tmp / keep if keep else None)
                 if keep:
@@ -333,11 +332,6 @@ def evaluate(models: List[str] = typer.Argument(..., help="Model directories or 
     _print_results(results)
     if save_models:
         print(f"task models: {out / 'models'}/ (one per model and task; --teacher takes one)")
-
-
-def _slug(text: str) -> str:
-    """A model argument (path or hub id) or task spec as a file name: ``out/welsh/trimmed`` -> ``out-welsh-trimmed``."""
-    return re.sub(r"[^\w.-]+", "-", str(text)).strip("-.") or "model"
 
 
 def _transfer_set(corpora: List[str], count: int, text_column: str, teacher: Optional[Path], tasks: dict, root: Path,

@@ -1,9 +1,11 @@
-"""Atomic writes of single files: a temporary sibling, then a rename, so a reader never sees half a file."""
+"""Single files: atomic writes (a temporary sibling, then a rename, so a reader never sees half a
+file), and file names made from free text."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -24,3 +26,11 @@ def write_text_atomic(path: str | Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     tmp.write_text(text)
     os.replace(tmp, path)
+
+
+def slug(text: str) -> str:
+    """``text`` (a label, model path, hub id or task spec) as a file name: each run of characters
+    other than letters, digits, ``_``, ``.`` and ``-`` becomes ``-``, and leading or trailing
+    ``-`` and ``.`` are dropped: ``student from random init`` -> ``student-from-random-init``,
+    ``out/welsh/trimmed`` -> ``out-welsh-trimmed``; "model" if nothing is left."""
+    return re.sub(r"[^\w.-]+", "-", str(text)).strip("-.") or "model"
