@@ -52,6 +52,7 @@ class ParallelStats:
     notes: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
+        """The counts and notes as a plain dict (the distillation report's ``parallel_text``)."""
         return {k: v for k, v in self.__dict__.items()}
 
 

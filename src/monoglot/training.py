@@ -95,10 +95,12 @@ class TrainState:
     stopped_early: bool = False
 
     def as_dict(self) -> dict[str, Any]:
+        """Every field as a plain dict (saved in checkpoints and reports)."""
         return dict(self.__dict__)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "TrainState":
+        """The state :meth:`as_dict` saved; unknown keys (older or newer files) are ignored."""
         return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
 
 

@@ -128,6 +128,8 @@ class Stream:
         return next(self._batches())
 
     def next(self) -> torch.Tensor:
+        """The next training batch ``(batch_size, seq_len)`` of token ids; advances ``position``
+        (a resumed stream first skips the ``position`` batches already taken)."""
         if self._it is None:
             self._it = self._batches()
             for _ in range(self.position):
@@ -162,18 +164,22 @@ class Mixer:
         self.target, self.source, self.ratio = target, source, source_ratio
 
     def language(self, step: int) -> str:
+        """``"source"`` or ``"target"``: the language of global step ``step`` (0-based)."""
         if self.source is None:
             return "target"
         return "source" if int((step + 1) * self.ratio) > int(step * self.ratio) else "target"
 
     def next(self, step: int) -> tuple[str, torch.Tensor]:
+        """``(language, batch)``: step ``step``'s language and that stream's next batch ``(batch_size, seq_len)``."""
         lang = self.language(step)
         return lang, (self.source if lang == "source" else self.target).next()
 
     def state(self) -> dict[str, int]:
+        """Batches taken per language (``{"target": n[, "source": m]}``), saved in checkpoints."""
         return {"target": self.target.position, **({"source": self.source.position} if self.source else {})}
 
     def load_state(self, state: dict[str, int]) -> None:
+        """Restore :meth:`state`'s positions, so a resumed run continues with the batches it would have seen."""
         self.target.position = state["target"]
         if self.source is not None:
             self.source.position = state.get("source", 0)
@@ -262,6 +268,7 @@ class Sentences:
         return Sentences(cut(self.tgt_ids), cut(self.tgt_mask), cut(self.src_ids), cut(self.src_mask), cut(self.same))
 
     def to(self, device) -> "Sentences":
+        """The same sentences with every tensor on ``device``."""
         mv = (lambda t: t.to(device) if t is not None else None)
         return Sentences(mv(self.tgt_ids), mv(self.tgt_mask), mv(self.src_ids), mv(self.src_mask), mv(self.same))
 
@@ -335,6 +342,8 @@ class SentenceStream:
         return len(self.tgt)
 
     def batch(self, idx: Sequence[int]) -> Sentences:
+        """Pairs ``idx`` (positions in the stream's order) padded to their longest: ``(len(idx), N)``
+        target ids and mask, and the source's (``same`` marks a source equal to its target)."""
         tgt = _pad([self.tgt[i] for i in idx], self.pad_id)
         if self.src is None:
             return Sentences(*tgt)
@@ -346,6 +355,8 @@ class SentenceStream:
         return [self.batch(range(b * self.batch_size, (b + 1) * self.batch_size)) for b in range(batches)]
 
     def next(self) -> Sentences:
+        """The next training batch of ``batch_size`` pairs (cycling over the pairs after the
+        validation slice); advances ``position``."""
         n = len(self) - self.reserved
         start = self.position * self.batch_size
         self.position += 1

@@ -34,6 +34,7 @@ class Maps:
 
     @property
     def last(self) -> int:
+        """The student's last hidden-state index (its number of layers)."""
         return len(self.hidden) - 1
 
 
@@ -182,6 +183,8 @@ class DistillModel(torch.nn.Module):
         self.queue_count += len(teacher_emb)
 
     def hidden_indices(self) -> list[int]:
+        """Student hidden states the losses read: all with a hidden-state loss, the last one for
+        the cosine loss alone, none otherwise."""
         if self.s.loss.hidden > 0:
             return list(range(len(self.maps.hidden)))
         return [self.maps.last] if self.s.loss.cosine > 0 else []

@@ -29,6 +29,7 @@ class LossWeights(BaseModel):
     SENTENCE_LEVEL: ClassVar[tuple[str, ...]] = ("embedding", "parallel", "contrastive", "similarity")
 
     def needs_masking(self) -> bool:
+        """Whether a loss needs masked input (logit distillation or MLM on the masked tokens)."""
         return self.logits > 0 or self.mlm > 0
 
     def token_level(self) -> bool:

@@ -51,6 +51,7 @@ class ShrinkPlan:
 
     @property
     def hidden_size(self) -> int:
+        """The student's hidden size ``H'``: the kept dimensions, or the columns of the basis ``(H, H')``."""
         return len(self.hidden) if self.hidden is not None else self.basis.shape[1]
 
     def qkv_index(self, layer: int, teacher_head_dim: int) -> torch.Tensor:
