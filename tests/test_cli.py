@@ -33,7 +33,7 @@ def assert_bad(r, *words):
 def test_help_lists_every_stage():
     r = cli("--help")
     assert r.returncode == 0
-    for cmd in ("teacher", "trim", "shrink", "distill", "evaluate", "report", "run"):
+    for cmd in ("teacher", "trim", "shrink", "distill", "evaluate", "report", "run", "embed", "export"):
         assert cmd in r.stdout
     r = cli("trim", "--help")
     assert "--min-count" in r.stdout and "--top-n" in r.stdout and "default" in r.stdout.lower()

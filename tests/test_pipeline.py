@@ -62,6 +62,8 @@ val_batches = 1
     onnx = data_["models"]["student (ONNX fp32)"]
     assert onnx["bytes"] > data_["models"]["student (ONNX int8)"]["bytes"] and onnx["throughput"]["sequences_per_second"] > 0
     assert 0 <= onnx["scores"]["sib200:swh_Latn/macro_f1"] <= 1 and "| student (ONNX int8) |" in report
+    first_seed = data_["evaluation"]["student"]["sib200:swh_Latn"]["runs"][0]["metrics"]["macro_f1"]
+    assert onnx["scores"]["sib200:swh_Latn/macro_f1"] == first_seed  # the same task model, in onnxruntime
     init = json.loads((run_dir / "student-init" / "monoglot.json").read_text())
     assert init["settings"]["corpora"] == [corpus.name]  # no absolute path of the builder's machine
     assert "### sib200:swh_Latn (in-language; macro-F1 on test)" in report and "| student |" in report

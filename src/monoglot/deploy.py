@@ -329,7 +329,8 @@ def _copy_side_files(src: Path, dst: Path) -> None:
             shutil.copy2(p, dst / p.name)
 
 
-def quantize_int8(onnx_dir: str | Path, out: str | Path, *, per_channel: bool = False, overwrite: bool = False) -> Path:
+def quantize_int8(onnx_dir: str | Path, out: str | Path, *, per_channel: bool = False, overwrite: bool = False,
+                  parent: str | None = None, extra_stats: dict[str, Any] | None = None) -> Path:
     """Dynamic int8 quantisation of ``onnx_dir/model.onnx`` into ``out/model.onnx``.
 
     onnxruntime's ``quantize_dynamic`` with int8 weights (``QuantType.QInt8``; one scale per tensor,
@@ -337,7 +338,9 @@ def quantize_int8(onnx_dir: str | Path, out: str | Path, *, per_channel: bool = 
     (as ``QAttention``) and the embedding Gathers are stored as int8 with a scale; activations are
     quantised to uint8 at run time and the products computed with integer kernels (VNNI where the
     CPU has it). Small Gemm heads and LayerNorms stay fp32. The tokenizer and config are
-    copied; ``monoglot.json`` records the parent and the bytes before and after.
+    copied; ``monoglot.json`` records the parent (``onnx_dir``, or ``parent`` when given: the
+    model an fp32 graph in a temporary folder came from), the bytes before and after, and
+    ``extra_stats``.
 
     Returns:
         ``out`` (written atomically).
@@ -374,10 +377,10 @@ def quantize_int8(onnx_dir: str | Path, out: str | Path, *, per_channel: bool = 
             logging.getLogger().removeFilter(hint)
         seconds = time.perf_counter() - t0
         _copy_side_files(onnx_dir, tmp)
-        write_meta(tmp, "quantize-int8", str(onnx_dir), {"weight_type": "QInt8", "per_channel": per_channel,
-                                                         "method": "onnxruntime.quantization.quantize_dynamic"},
+        write_meta(tmp, "quantize-int8", parent or str(onnx_dir), {"weight_type": "QInt8", "per_channel": per_channel,
+                                                                    "method": "onnxruntime.quantization.quantize_dynamic"},
                    {"weights_bytes": weights_bytes(tmp), "parent_weights_bytes": before,
-                    "quantize_seconds": round(seconds, 2)})
+                    "quantize_seconds": round(seconds, 2), **(extra_stats or {})})
     return Path(out)
 
 

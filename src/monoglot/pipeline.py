@@ -290,25 +290,21 @@ def _eval_file(eval_dir: Path, label: str, task: str, method: str) -> Path:
 def deploy_rows(label: str, model_dir: str | Path, results: dict[str, dict], recipe: Recipe, out: Path, root: Path,
                 progress: bool = True) -> dict[str, dict[str, dict]]:
     """The deployment rows of the report: ``model_dir`` fine-tuned on each task (first seed, the
-    learning rate evaluation chose on dev), exported to ONNX and quantised to int8, each scored on
-    test with onnxruntime. Results are cached in ``out`` by settings hash.
+    learning rate evaluation chose on dev), exported to ONNX and quantised to int8 (one scale per
+    output channel), each scored on test with onnxruntime. Results are cached in ``out`` by settings hash.
 
     Returns:
         ``{"<label> (ONNX fp32)": {task: result}, "<label> (ONNX int8)": {...}}``; each result is
         the PyTorch result with ``metrics`` from onnxruntime, ``std`` empty, and ``onnx_dir``.
     """
     from .deploy import OnnxTaskModel, export_onnx, quantize_int8
+    from .export import load_task_model, score_test_split
     from .tasks import evaluate_task, load_task
-    from .positions import max_sequence_length
-    from .tasks.finetune import encode, score
-    from .tasks.pooling import apply_classifier_pooling
-    from .teachers.loader import load_saved_architecture
-    from .teachers import load_tokenizer
 
     rows: dict[str, dict[str, dict]] = {f"{label} (ONNX fp32)": {}, f"{label} (ONNX int8)": {}}
     ft = recipe.evaluate.finetune
     for task_name, res in results.items():
-        key = settings_hash("deploy", res.get("settings_hash"), task_name)
+        key = settings_hash("deploy", res.get("settings_hash"), task_name, "int8 per channel")
         stem = task_name.replace(":", "-").replace(">", "").replace("/", "-")
         f = out / f"{stem}.json"
         cached = cache.lookup(f, key)
@@ -321,16 +317,14 @@ def deploy_rows(label: str, model_dir: str | Path, results: dict[str, dict], rec
         tuned = out / "models" / stem
         shutil.rmtree(tuned, ignore_errors=True)
         evaluate_task(str(model_dir), task, ft.model_copy(update={"lr": res.get("lr", ft.lr)}), progress=progress, save_to=tuned)
-        model, tok = apply_classifier_pooling(load_saved_architecture(str(tuned))), load_tokenizer(tuned)
+        model, tok = load_task_model(tuned)
         fp32 = export_onnx(model, tok, tuned.with_name(tuned.name + ".onnx"), overwrite=True)
-        int8 = quantize_int8(fp32, tuned.with_name(tuned.name + ".int8.onnx"), overwrite=True)
-        token = task.kind == "token"
-        test = encode(tok, task, "test", max_sequence_length(model.config) if token else min(ft.max_length, max_sequence_length(model.config)))
-        pad = tok.pad_token_id if tok.pad_token_id is not None else 0
+        int8 = quantize_int8(fp32, tuned.with_name(tuned.name + ".int8.onnx"), per_channel=True, overwrite=True)
         entry = {}
         for k, d in zip(rows, (fp32, int8)):
-            preds = OnnxTaskModel(d, threads=recipe.measure.threads).predict(test, pad, 2 * ft.batch_size, token)
-            entry[k] = {**res, "metrics": score(task, "test", preds), "std": {}, "onnx_dir": str(d), "runs": []}
+            metrics = score_test_split(OnnxTaskModel(d, threads=recipe.measure.threads), tok, task,
+                                       max_length=ft.max_length, batch_size=2 * ft.batch_size)
+            entry[k] = {**res, "metrics": metrics, "std": {}, "onnx_dir": str(d), "runs": []}
             rows[k][task_name] = entry[k]
         cache.store(f, key, entry)
     return rows
