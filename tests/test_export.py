@@ -3,6 +3,7 @@
 
 import json
 import random
+import re
 import shutil
 
 import pytest
@@ -76,12 +77,15 @@ def test_export_scores_as_the_saved_model(tmp_path, family, seq_saved):
 
 def test_export_cli_lines_and_errors(tmp_path, seq_saved):
     folder, saved, _ = seq_saved
-    r = cli("export", saved, "--out", tmp_path / "o", "--int8", "--per-tensor", "--score")
+    r = cli("export", saved, "--out", tmp_path / "o", "--int8", "--per-tensor", "--score", "--throughput", "--threads", 1)
     assert r.returncode == 0, r.stderr
-    head, score = r.stdout.strip().splitlines()[-2:]
+    head, score, speed = r.stdout.strip().splitlines()[-3:]
     assert head.startswith(f"{tmp_path / 'o'}: ONNX int8 (per tensor) of {saved}") and "of PyTorch's" in head
     assert score.startswith(f"test macro_f1 on {folder} (40 examples): PyTorch ") and "ONNX int8 (per tensor)" in score
     assert json.loads((tmp_path / "o" / "monoglot.json").read_text())["settings"]["per_channel"] is False
+    from monoglot.cpu import cpu_info
+    assert re.fullmatch(rf"throughput \(32 x 128 tokens, 1 threads, {re.escape(cpu_info()['model'])}\): PyTorch fp32 [0-9.]+ seq/s, "
+                        r"ONNX int8 \(per tensor\) [0-9.]+ seq/s \([0-9.]+x\)", speed), speed
 
     assert_bad(cli("export", saved, "--out", tmp_path / "p", "--per-tensor"), "--per-tensor", "add --int8")
 

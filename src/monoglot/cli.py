@@ -435,7 +435,8 @@ def export(model: Path = typer.Argument(..., help="A fine-tuned task model direc
            optimize: bool = typer.Option(True, "--optimize/--no-optimize", help="Fuse attention and layer norms with onnxruntime's transformer optimizer; --no-optimize exports the plain graph."),
            score: bool = typer.Option(False, "--score", help="Score the test split with PyTorch and with the ONNX model, side by side, on the model's task (from MODEL/task-result.json, or --task)."),
            task: Optional[str] = typer.Option(None, "--task", help="The task MODEL was fine-tuned on (FAMILY:LANG, a folder, hf:DATASET); implies --score."),
-           threads: Optional[int] = typer.Option(None, min=1, help="onnxruntime threads for --score (default: PyTorch's)."),
+           throughput: bool = typer.Option(False, "--throughput", help="Measure CPU throughput of PyTorch fp32 and the ONNX model side by side (32 x 128 random tokens, alternating rounds)."),
+           threads: Optional[int] = typer.Option(None, min=1, help="Threads for --score and --throughput, PyTorch's and onnxruntime's (default: PyTorch's)."),
            data: Optional[Path] = typer.Option(None, help="Data root for --score (default $MONOGLOT_DATA or ../shared/data)."),
            overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out.")) -> None:
     """Export a fine-tuned task model to ONNX (fp32, or int8 with --int8), checked against PyTorch;
@@ -446,7 +447,8 @@ def export(model: Path = typer.Argument(..., help="A fine-tuned task model direc
     if per_tensor and not int8:
         raise BadInput("--per-tensor chooses int8 scales: add --int8, or drop --per-tensor")
     r = export_and_score(model, out, int8=int8, per_channel=not per_tensor, optimize=optimize, overwrite=overwrite,
-                         task=task, score=score, data_root=data_root(data, must_exist=False), threads=threads)
+                         task=task, score=score, data_root=data_root(data, must_exist=False), threads=threads,
+                         throughput=throughput)
     stats = r["stats"]
     fp32 = stats.get("fp32_export", stats)
     kind = f"int8 ({'per tensor' if per_tensor else 'per channel'})" if int8 else "fp32"
@@ -458,6 +460,10 @@ def export(model: Path = typer.Argument(..., help="A fine-tuned task model direc
         m = r["metric"]
         typer.echo(f"test {m} on {r['task']} ({r['n_test']} examples): "
                    f"PyTorch {100 * r['scores']['pytorch'][m]:.1f}, ONNX {kind} {100 * r['scores']['onnx'][m]:.1f}")
+    if r["throughput"] is not None:
+        t = r["throughput"]
+        typer.echo(f"throughput ({t['batch_size']} x {t['seq_len']} tokens, {t['threads']} threads, {t['cpu']['model']}): "
+                   f"PyTorch fp32 {t['pytorch']:.1f} seq/s, ONNX {kind} {t['onnx']:.1f} seq/s ({t['ratio']:.2f}x)")
 
 
 def _print_stats(out: Path, skip: tuple[str, ...] = ()) -> None:

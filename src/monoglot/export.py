@@ -146,16 +146,48 @@ def compare_scores(model_dir: str | Path, onnx_dir: str | Path, task, *, max_len
     return {"pytorch": torch_metrics, "onnx": score_test_split(onnx, tokenizer, task, max_length=max_length)}
 
 
+def compare_throughput(model_dir: str | Path, onnx_dir: str | Path, *, batch_size: int = 32, seq_len: int = 128,
+                       batches: int = 3, rounds: int = 2, threads: int | None = None) -> dict:
+    """CPU inference throughput of a task model's encoder in PyTorch (fp32) and of its ONNX export,
+    measured side by side: ``rounds`` alternating rounds (PyTorch, ONNX, PyTorch, ...) of
+    :func:`monoglot.measure.model_throughput` and :func:`monoglot.deploy.onnx_throughput` (one
+    warm-up batch, then ``batches`` timed batches of ``batch_size`` x ``seq_len`` random tokens),
+    the same ``threads`` for both (default: PyTorch's).
+
+    Returns:
+        ``{"pytorch", "onnx"}``: sequences per second (the mean seconds per batch over the rounds),
+        ``"ratio"`` (ONNX / PyTorch), ``"threads"``, ``"batch_size"``, ``"seq_len"``, ``"cpu"``
+        (:func:`monoglot.cpu.cpu_info`: every timing names its CPU).
+    """
+    import torch
+
+    from .cpu import cpu_info
+    from .deploy import onnx_throughput
+    from .measure import model_throughput
+
+    threads = threads or torch.get_num_threads()
+    model, _ = load_task_model(model_dir)
+    seconds: dict[str, list[float]] = {"pytorch": [], "onnx": []}
+    for _ in range(rounds):
+        seconds["pytorch"].append(model_throughput(model, batch_size, seq_len, batches, threads)["seconds_per_batch"])
+        seconds["onnx"].append(onnx_throughput(onnx_dir, batch_size, seq_len, batches, threads)["seconds_per_batch"])
+    rate = {k: batch_size * len(v) / sum(v) for k, v in seconds.items()}
+    return {**rate, "ratio": rate["onnx"] / rate["pytorch"], "threads": threads, "batch_size": batch_size,
+            "seq_len": seq_len, "cpu": cpu_info()}
+
+
 def export_and_score(model_dir: str | Path, out: str | Path, *, int8: bool = False, per_channel: bool = True,
                      optimize: bool = True, overwrite: bool = False, task: str | None = None, score: bool = False,
-                     data_root: Path | None = None, threads: int | None = None) -> dict:
+                     data_root: Path | None = None, threads: int | None = None, throughput: bool = False) -> dict:
     """``monoglot export``: :func:`export_task_model`, then with ``score`` (or a ``task``) the test
     scores of PyTorch and of the export side by side (:func:`compare_scores`) on ``task`` or the
-    model's own (:func:`task_to_score`). Every input is checked before the export.
+    model's own (:func:`task_to_score`), and with ``throughput`` their speed side by side
+    (:func:`compare_throughput`). Every input is checked before the export.
 
     Returns:
         ``{"out", "stats"`` (the export's ``monoglot.json`` stats), ``"task"`` (the spec or
-        ``None``), ``"metric"``, ``"n_test"``, ``"scores"`` (:func:`compare_scores`, or ``None``)``}``.
+        ``None``), ``"metric"``, ``"n_test"``, ``"scores"`` (:func:`compare_scores`, or ``None``),
+        ``"throughput"`` (:func:`compare_throughput`, or ``None``)``}``.
 
     Raises:
         BadInput: as :func:`export_task_model`, :func:`task_to_score`, :func:`check_scorable` and
@@ -174,4 +206,5 @@ def export_and_score(model_dir: str | Path, out: str | Path, *, int8: bool = Fal
     export_task_model(model_dir, out, int8=int8, per_channel=per_channel, optimize=optimize, overwrite=overwrite)
     return {"out": out, "stats": read_meta(out).get("stats", {}), "task": spec,
             "metric": task_data.metric if task_data else None, "n_test": len(task_data.splits["test"]) if task_data else 0,
-            "scores": compare_scores(model_dir, out, task_data, max_length=max_length, threads=threads) if task_data else None}
+            "scores": compare_scores(model_dir, out, task_data, max_length=max_length, threads=threads) if task_data else None,
+            "throughput": compare_throughput(model_dir, out, threads=threads) if throughput else None}
