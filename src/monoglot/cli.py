@@ -436,7 +436,7 @@ def export(model: Path = typer.Argument(..., help="A fine-tuned task model direc
            score: bool = typer.Option(False, "--score", help="Score the test split with PyTorch and with the ONNX model, side by side, on the model's task (from MODEL/task-result.json, or --task)."),
            task: Optional[str] = typer.Option(None, "--task", help="The task MODEL was fine-tuned on (FAMILY:LANG, a folder, hf:DATASET); implies --score."),
            throughput: bool = typer.Option(False, "--throughput", help="Measure CPU throughput of PyTorch fp32 and the ONNX model side by side (32 x 128 random tokens, alternating rounds)."),
-           threads: Optional[int] = typer.Option(None, min=1, help="Threads for --score and --throughput, PyTorch's and onnxruntime's (default: PyTorch's)."),
+           threads: Optional[int] = typer.Option(None, min=1, help="onnxruntime's threads for --score; both PyTorch's and onnxruntime's for --throughput (default: PyTorch's)."),
            data: Optional[Path] = typer.Option(None, help="Data root for --score (default $MONOGLOT_DATA or ../shared/data)."),
            overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out.")) -> None:
     """Export a fine-tuned task model to ONNX (fp32, or int8 with --int8), checked against PyTorch;

@@ -37,16 +37,17 @@ def export_task_model(model_dir: str | Path, out: str | Path, *, int8: bool = Fa
     (:func:`monoglot.deploy.export_onnx`: logits within 1e-4), and with ``int8`` quantised
     (:func:`monoglot.deploy.quantize_int8`: int8 weights, one scale per output channel, or per
     tensor without ``per_channel``: as fast, and SIB-200 swh macro-F1 of the 2,400-step run's
-    trimmed teacher fell from 75.0 to 74.3 per channel, to 71.2 per tensor). The fp32 graph of an int8 export is made in a temporary
-    folder beside ``out`` and removed; ``out/monoglot.json`` records ``model_dir`` as the parent and
-    the fp32 export's stats under ``fp32_export``.
+    trimmed teacher fell from 75.0 to 74.3 per channel, to 71.2 per tensor). The fp32 graph of an
+    int8 export is made in a temporary folder beside ``out`` and removed; ``out/monoglot.json``
+    records ``model_dir`` as the parent and the fp32 export's stats under ``fp32_export``.
 
     Returns:
         ``out`` (written atomically: nothing is left there on failure).
 
     Raises:
-        BadInput: ``out`` exists and not ``overwrite`` (checked before the export); ``model_dir`` not a BERT / XLM-R ``*ForSequenceClassification`` or
-            ``*ForTokenClassification`` directory in fp32.
+        BadInput: ``out`` exists and not ``overwrite`` (checked before the export); ``model_dir``
+            not a BERT / XLM-R ``*ForSequenceClassification`` or ``*ForTokenClassification``
+            directory in fp32.
         RuntimeError: onnxruntime's logits differ from PyTorch's by more than 1e-4.
     """
     from .artifacts import check_new_output, read_meta
