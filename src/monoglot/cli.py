@@ -428,7 +428,7 @@ def embed(model: str = typer.Argument(..., help="Model directory, hub id, or e5-
 
 
 @app.command()
-def export(model: Path = typer.Argument(..., help="A fine-tuned task model directory (OUT/models/MODEL__TASK of 'evaluate --save-models', or any BERT / XLM-R *ForSequenceClassification or *ForTokenClassification directory)."),
+def export(model: str = typer.Argument(..., help="A fine-tuned task model: OUT/models/MODEL__TASK of 'evaluate --save-models', or any BERT / XLM-R *ForSequenceClassification or *ForTokenClassification directory or hub id."),
            out: Path = typer.Option(..., "--out", help="Directory for the ONNX model (created; must not exist unless --overwrite)."),
            int8: bool = typer.Option(False, "--int8", help="Dynamic int8 quantisation (onnxruntime): int8 weights with one scale per output channel, a quarter of the bytes, integer kernels (VNNI where the CPU has it)."),
            per_tensor: bool = typer.Option(False, "--per-tensor", help="With --int8: one scale per weight tensor instead of per output channel (as fast, and it lost more: SIB-200 swh 71.2 against 74.3 per channel, the fp32 model's 75.0)."),

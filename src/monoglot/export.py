@@ -199,11 +199,12 @@ def export_and_score(model_dir: str | Path, out: str | Path, *, int8: bool = Fal
     from .teachers import resolve_model
 
     out = check_new_output(out, overwrite)
+    local = Path(resolve_model(str(model_dir)))  # a hub id: its snapshot
     spec, max_length, task_data = None, 128, None
     if score or task:
-        spec, max_length = task_to_score(model_dir, task)
+        spec, max_length = task_to_score(local, task)
         task_data = load_task(spec, data_root)
-        check_scorable(json.loads(Path(resolve_model(str(model_dir)), "config.json").read_text()), task_data)
+        check_scorable(json.loads((local / "config.json").read_text()), task_data)
     export_task_model(model_dir, out, int8=int8, per_channel=per_channel, optimize=optimize, overwrite=overwrite)
     return {"out": out, "stats": read_meta(out).get("stats", {}), "task": spec,
             "metric": task_data.metric if task_data else None, "n_test": len(task_data.splits["test"]) if task_data else 0,
