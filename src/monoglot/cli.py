@@ -331,7 +331,7 @@ def evaluate(models: List[str] = typer.Argument(..., help="Model directories or 
         (tmp / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     _print_results(results)
     if save_models:
-        print(f"task models: {out / 'models'}/ (one per model and task; --teacher takes one)")
+        print(f"task models: {out / 'models'}/ (one per model and task; --teacher takes one, 'monoglot export' turns one into ONNX)")
 
 
 def _transfer_set(corpora: List[str], count: int, text_column: str, teacher: Optional[Path], tasks: dict, root: Path,
