@@ -49,6 +49,7 @@ def seq_saved(tmp_path_factory):
     return _saved(tmp_path_factory.mktemp("seq"), "bert", _sequence_folder)
 
 
+@pytest.mark.slow(seconds=15)
 @pytest.mark.parametrize("family", ["bert", "xlmr"])
 def test_export_scores_as_the_saved_model(tmp_path, family, seq_saved):
     """The PyTorch score repeats the saved task-result.json to the last digit; the fp32 graph scores
@@ -75,6 +76,7 @@ def test_export_scores_as_the_saved_model(tmp_path, family, seq_saved):
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary fp32 graph left
 
 
+@pytest.mark.slow(seconds=20)
 def test_export_cli_lines_and_errors(tmp_path, seq_saved):
     folder, saved, _ = seq_saved
     r = cli("export", saved, "--out", tmp_path / "o", "--int8", "--per-tensor", "--score", "--throughput", "--threads", 1)
