@@ -12,8 +12,7 @@ import tempfile
 from pathlib import Path
 
 from .errors import BadInput
-
-TASK_RESULT = "task-result.json"  # written beside a saved task model (monoglot.tasks.verdict.evaluate)
+from .tasks.verdict import TASK_RESULT
 
 
 def load_task_model(model_dir: str | Path):

@@ -18,6 +18,9 @@ from typing import Any
 from .finetune import FinetuneSettings, evaluate_task
 from .readers import TaskData, load_task
 
+TASK_RESULT = "task-result.json"
+"""Written beside a saved task model (``save_to``): the run's result, its task and settings."""
+
 
 def evaluate(model_dir: str | Path, task: str | TaskData, settings: FinetuneSettings | None = None,
              data_root: str | Path | None = None, progress: bool = True, teacher: Any = None,
@@ -79,7 +82,7 @@ def evaluate(model_dir: str | Path, task: str | TaskData, settings: FinetuneSett
     others = [r for k, rs in tried.items() if k != lr for r in rs]
     out["train_seconds"] = round(sum(r["train_seconds"] for r in runs + others), 2)
     if stage is not None:
-        (stage / str(lr) / "task-result.json").write_text(json.dumps(runs[0], indent=2) + "\n")
+        (stage / str(lr) / TASK_RESULT).write_text(json.dumps(runs[0], indent=2) + "\n")
         (stage / str(lr)).rename(save_to)
         shutil.rmtree(stage)
     return out
