@@ -49,16 +49,25 @@ def export_task_model(model_dir: str | Path, out: str | Path, *, int8: bool = Fa
             directory in fp32.
         RuntimeError: onnxruntime's logits differ from PyTorch's by more than 1e-4.
     """
-    from .artifacts import check_new_output, read_meta
-    from .deploy import export_onnx, quantize_int8
+    from .artifacts import check_new_output
 
     out = check_new_output(out, overwrite)
     model, tokenizer = load_task_model(model_dir)
+    return _export(model, tokenizer, str(model_dir), out, int8=int8, per_channel=per_channel, optimize=optimize,
+                   overwrite=overwrite)
+
+
+def _export(model, tokenizer, parent: str, out: Path, *, int8: bool, per_channel: bool, optimize: bool,
+            overwrite: bool) -> Path:
+    """:func:`export_task_model` of a loaded task model (``parent``: the directory or hub id it came from)."""
+    from .artifacts import read_meta
+    from .deploy import export_onnx, quantize_int8
+
     if not int8:
         return export_onnx(model, tokenizer, out, overwrite=overwrite, optimize=optimize)
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.fp32-") as tmp:
         fp32 = export_onnx(model, tokenizer, Path(tmp) / "fp32", optimize=optimize)
-        return quantize_int8(fp32, out, per_channel=per_channel, overwrite=overwrite, parent=str(model_dir),
+        return quantize_int8(fp32, out, per_channel=per_channel, overwrite=overwrite, parent=parent,
                              extra_stats={"fp32_export": read_meta(fp32).get("stats", {})})
 
 
@@ -128,31 +137,29 @@ def score_test_split(model, tokenizer, task, *, max_length: int = 128, batch_siz
     return score(task, "test", run(data, pad, batch_size, token))
 
 
-def compare_scores(model_dir: str | Path, onnx_dir: str | Path, task, *, max_length: int = 128,
+def compare_scores(model, tokenizer, onnx_dir: str | Path, task, *, max_length: int = 128,
                    threads: int | None = None) -> dict[str, dict[str, float]]:
-    """The test metrics of a task model in PyTorch and of its ONNX export, side by side:
-    ``{"pytorch": metrics, "onnx": metrics}`` (fractions; see :func:`score_test_split`).
-    ``threads``: onnxruntime intra-op threads (default PyTorch's).
+    """The test metrics of a task model (loaded: :func:`load_task_model`) in PyTorch and of its
+    ONNX export, side by side: ``{"pytorch": metrics, "onnx": metrics}`` (fractions; see
+    :func:`score_test_split`; the export holds a copy of the same tokenizer). ``threads``:
+    onnxruntime intra-op threads (default PyTorch's).
 
     Raises:
         BadInput: as :func:`score_test_split`.
     """
     from .deploy import OnnxTaskModel
 
-    model, tokenizer = load_task_model(model_dir)  # the export holds a copy of the same tokenizer
-    torch_metrics = score_test_split(model, tokenizer, task, max_length=max_length)
-    del model
-    onnx = OnnxTaskModel(onnx_dir, threads=threads)
-    return {"pytorch": torch_metrics, "onnx": score_test_split(onnx, tokenizer, task, max_length=max_length)}
+    return {"pytorch": score_test_split(model, tokenizer, task, max_length=max_length),
+            "onnx": score_test_split(OnnxTaskModel(onnx_dir, threads=threads), tokenizer, task, max_length=max_length)}
 
 
-def compare_throughput(model_dir: str | Path, onnx_dir: str | Path, *, batch_size: int = 32, seq_len: int = 128,
+def compare_throughput(model, onnx_dir: str | Path, *, batch_size: int = 32, seq_len: int = 128,
                        batches: int = 3, rounds: int = 2, threads: int | None = None) -> dict:
-    """CPU inference throughput of a task model's encoder in PyTorch (fp32) and of its ONNX export,
-    measured side by side: ``rounds`` alternating rounds (PyTorch, ONNX, PyTorch, ...) of
-    :func:`monoglot.measure.model_throughput` and :func:`monoglot.deploy.onnx_throughput` (one
-    warm-up batch, then ``batches`` timed batches of ``batch_size`` x ``seq_len`` random tokens),
-    the same ``threads`` for both (default: PyTorch's).
+    """CPU inference throughput of a task model's encoder in PyTorch (fp32; loaded:
+    :func:`load_task_model`) and of its ONNX export, measured side by side: ``rounds`` alternating
+    rounds (PyTorch, ONNX, PyTorch, ...) of :func:`monoglot.measure.model_throughput` and
+    :func:`monoglot.deploy.onnx_throughput` (one warm-up batch, then ``batches`` timed batches of
+    ``batch_size`` x ``seq_len`` random tokens), the same ``threads`` for both (default: PyTorch's).
 
     Returns:
         ``{"pytorch", "onnx"}``: sequences per second (the mean seconds per batch over the rounds),
@@ -166,7 +173,6 @@ def compare_throughput(model_dir: str | Path, onnx_dir: str | Path, *, batch_siz
     from .measure import model_throughput
 
     threads = threads or torch.get_num_threads()
-    model, _ = load_task_model(model_dir)
     seconds: dict[str, list[float]] = {"pytorch": [], "onnx": []}
     for _ in range(rounds):
         seconds["pytorch"].append(model_throughput(model, batch_size, seq_len, batches, threads)["seconds_per_batch"])
@@ -203,9 +209,12 @@ def export_and_score(model_dir: str | Path, out: str | Path, *, int8: bool = Fal
     if score or task:
         spec, max_length = task_to_score(local, task)
         task_data = load_task(spec, data_root)
-        check_scorable(json.loads((local / "config.json").read_text()), task_data)
-    export_task_model(model_dir, out, int8=int8, per_channel=per_channel, optimize=optimize, overwrite=overwrite)
+    model, tokenizer = load_task_model(local)  # once: the export, the scores and the timing share it
+    if task_data is not None:
+        check_scorable(model.config, task_data)
+    _export(model, tokenizer, str(model_dir), out, int8=int8, per_channel=per_channel, optimize=optimize,
+            overwrite=overwrite)
     return {"out": out, "stats": read_meta(out).get("stats", {}), "task": spec,
             "metric": task_data.metric if task_data else None, "n_test": len(task_data.splits["test"]) if task_data else 0,
-            "scores": compare_scores(model_dir, out, task_data, max_length=max_length, threads=threads) if task_data else None,
-            "throughput": compare_throughput(model_dir, out, threads=threads) if throughput else None}
+            "scores": compare_scores(model, tokenizer, out, task_data, max_length=max_length, threads=threads) if task_data else None,
+            "throughput": compare_throughput(model, out, threads=threads) if throughput else None}
